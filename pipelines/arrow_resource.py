@@ -1,0 +1,218 @@
+"""The appointments resource both sources share: batches of records in, Arrow tables out.
+
+Why this shape: each source only knows how to page its API. Everything after a page arrives
+is the same for both: quarantine malformed records, let dlt's incremental drop what was
+already loaded, skip rows re-read inside the lag window, flatten nested lists into child
+tables, and hand dlt typed Arrow tables (no per-record normalizer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.extract.incremental import Incremental
+from dlt.extract.resource import DltResource
+
+from pipelines.flatten import (
+    QUARANTINE_COLUMNS,
+    QUARANTINE_TABLE,
+    BatchReader,
+    Flattener,
+    RecordSchema,
+    quarantine_table,
+)
+
+logger = logging.getLogger("apptsync.sync")
+
+ROUTE = "_apptsync_route"
+SCAN_TABLE = "_appointment_scan"
+PARENT_TABLE = "appointments"
+# Columns every child row carries so stale children can be found after a reload.
+VERSION_COLUMN = "appointment_updated_at"
+RECENT_PRUNE_AT = 50_000
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """Everything source-specific the shared resource needs, all of it data."""
+
+    source: str
+    schema: RecordSchema
+    table_sql: Mapping[str, str]
+    parent_columns: Mapping[str, Any]
+    child_columns: Mapping[str, Mapping[str, Any]]
+    id_arrow_type: pa.DataType
+
+
+@dataclass
+class ScanIds:
+    """Every id a complete, drift-free scan of the whole collection returned."""
+
+    ids: Sequence[Any]
+
+
+@dataclass
+class RunContext:
+    """Shared by the page generator and the flatten step of one run."""
+
+    lag_seconds: float
+    recent: dict[str, int] = field(default_factory=dict)
+    emitted: int = 0
+    quarantined: int = 0
+
+
+Batches = Callable[[Incremental[Any], RunContext], Iterator["list[Any] | ScanIds"]]
+
+
+def appointments_resource(
+    spec: ResourceSpec, batches: Batches, cursor: Incremental[Any], lag_seconds: float
+) -> DltResource:
+    """A dlt resource named `appointments` that lands the parent and all child tables."""
+    ctx = RunContext(lag_seconds=lag_seconds)
+    id_name = spec.schema.id_field
+    cursor_name = spec.schema.cursor_field
+
+    @dlt.resource(name=PARENT_TABLE, primary_key=id_name, write_disposition="merge")
+    def appointments(updated: Incremental[Any] = cursor) -> Iterator[pa.Table]:
+        state = dlt.current.resource_state()
+        ctx.recent = state.setdefault("recent_rows", {})
+        reader = BatchReader(spec.schema)
+        try:
+            for item in batches(updated, ctx):
+                if isinstance(item, ScanIds):
+                    yield _carrier(_ids_table(item.ids, spec.id_arrow_type), SCAN_TABLE, spec)
+                    continue
+                result = reader.read(item)
+                if result.quarantined:
+                    ctx.quarantined += len(result.quarantined)
+                    for q in result.quarantined:
+                        logger.warning("quarantined a %s record: %s", spec.source, q.reason)
+                    table = quarantine_table(spec.source, PARENT_TABLE, result.quarantined, id_name)
+                    yield _carrier(table, QUARANTINE_TABLE, spec)
+                if result.good is not None and result.good.num_rows:
+                    yield result.good
+        finally:
+            reader.close()
+        _prune_recent(ctx.recent, lag_seconds)
+
+    resource = appointments(cursor)
+    # Every table gets its own hint variant; the resource keeps no columns, since
+    # variants start from a copy of the resource's hints.
+    resource.apply_hints(
+        table_name=PARENT_TABLE,
+        write_disposition="merge",
+        primary_key=id_name,
+        columns=dict(spec.parent_columns),
+        create_table_variant=True,
+    )
+    for table, columns in spec.child_columns.items():
+        resource.apply_hints(
+            table_name=table,
+            write_disposition="append",
+            primary_key="",
+            merge_key="",
+            columns=dict(columns),
+            create_table_variant=True,
+        )
+    resource.apply_hints(
+        table_name=QUARANTINE_TABLE,
+        write_disposition="append",
+        primary_key="",
+        merge_key="",
+        columns=QUARANTINE_COLUMNS,
+        create_table_variant=True,
+    )
+    resource.apply_hints(
+        table_name=SCAN_TABLE,
+        write_disposition="replace",
+        primary_key="",
+        merge_key="",
+        columns={"id": {"data_type": spec.parent_columns["id"]["data_type"]}},
+        create_table_variant=True,
+    )
+    flattener = Flattener(spec.table_sql)
+    step = _flatten_step(spec, ctx, flattener, id_name, cursor_name)
+    resource.add_yield_map(step, insert_at=len(resource._pipe.steps))
+    return resource
+
+
+def _carrier(table: pa.Table, route: str, spec: ResourceSpec) -> pa.Table:
+    """Lets an auxiliary table pass dlt's incremental step untouched (null id and cursor)."""
+    n = table.num_rows
+    return (
+        table.append_column(ROUTE, pa.array([route] * n, pa.string()))
+        .append_column(spec.schema.id_field, pa.nulls(n, spec.id_arrow_type))
+        .append_column(spec.schema.cursor_field, pa.nulls(n, pa.timestamp("us", tz="UTC")))
+    )
+
+
+def _ids_table(ids: Sequence[Any], id_type: pa.DataType) -> pa.Table:
+    return pa.table({"scanned_id": pa.array(list(ids), id_type)})
+
+
+def _flatten_step(
+    spec: ResourceSpec,
+    ctx: RunContext,
+    flattener: Flattener,
+    id_name: str,
+    cursor_name: str,
+) -> Callable[[pa.Table], Iterator[Any]]:
+    def flatten(batch: pa.Table) -> Iterator[Any]:
+        if ROUTE in batch.column_names:
+            route = batch.column(ROUTE)[0].as_py()
+            aux = batch.drop_columns([ROUTE, id_name, cursor_name])
+            if route == SCAN_TABLE:
+                aux = aux.rename_columns(["id"])
+            yield dlt.mark.with_table_name(aux, route)
+            return
+        batch = _drop_recent(batch, ctx.recent, id_name, cursor_name)
+        if batch.num_rows == 0:
+            return
+        _remember(batch, ctx.recent, id_name, cursor_name)
+        if len(ctx.recent) > RECENT_PRUNE_AT:
+            _prune_recent(ctx.recent, ctx.lag_seconds)
+        ctx.emitted += batch.num_rows
+        for table, rows in flattener.flatten(batch).items():
+            if rows.num_rows:
+                yield dlt.mark.with_table_name(rows, table)
+
+    return flatten
+
+
+def _row_keys(batch: pa.Table, id_name: str, cursor_name: str) -> pa.Array:
+    ids = pc.cast(batch.column(id_name), pa.string())
+    micros = pc.cast(pc.cast(batch.column(cursor_name), pa.int64()), pa.string())
+    return pc.binary_join_element_wise(ids, micros, "@")
+
+
+def _drop_recent(
+    batch: pa.Table, recent: Mapping[str, int], id_name: str, cursor_name: str
+) -> pa.Table:
+    """Rows re-read inside the lag window with an unchanged cursor were loaded already."""
+    if not recent:
+        return batch
+    known = pa.array([f"{k}@{v}" for k, v in recent.items()], pa.string())
+    keep = pc.invert(pc.is_in(_row_keys(batch, id_name, cursor_name), value_set=known))
+    return batch.filter(keep)
+
+
+def _remember(batch: pa.Table, recent: dict[str, int], id_name: str, cursor_name: str) -> None:
+    ids = batch.column(id_name).to_pylist()
+    micros = pc.cast(batch.column(cursor_name), pa.int64()).to_pylist()
+    for rid, micro in zip(ids, micros, strict=True):
+        recent[str(rid)] = micro
+
+
+def _prune_recent(recent: dict[str, int], lag_seconds: float) -> None:
+    """Keep only rows inside the lag window below the newest cursor: the state stays small."""
+    if not recent:
+        return
+    floor = max(recent.values()) - int(lag_seconds * 1_000_000)
+    for key in [k for k, v in recent.items() if v < floor]:
+        del recent[key]

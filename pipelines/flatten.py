@@ -1,0 +1,327 @@
+"""Turn batches of API records into typed Arrow tables with DuckDB.
+
+Why: dlt's per-record normalizer is the slow part of a sync. DuckDB parses a batch of JSON
+records into typed, nested columns at native speed, tells good records from malformed ones
+with vectorised checks, and flattens nested lists into child tables. dlt then receives
+plain Arrow tables and still does the merge, schema evolution and state.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Union
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+# A record schema: scalar type names, nested objects as dicts, lists of objects as 1-lists.
+FieldType = Union[str, "Struct", list["Struct"]]
+Struct = dict[str, FieldType]
+
+TIMESTAMP = "TIMESTAMP"  # read as text, validated and cast to timestamptz
+SCALARS = {"VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "JSON", TIMESTAMP}
+ROW = "_row"
+REASON = "_reason"
+QUARANTINE_TABLE = "_quarantine"
+
+
+@dataclass(frozen=True)
+class RecordSchema:
+    """What one API record looks like, and which fields identify and order it."""
+
+    fields: Struct
+    id_field: str
+    id_type: str  # the DuckDB type the id must cast to: VARCHAR or BIGINT
+    cursor_field: str
+    required: tuple[str, ...] = ()
+
+    def read_columns(self, extra: Iterable[str] = ()) -> dict[str, str]:
+        """DuckDB `read_json` column types: timestamps and the id arrive as text."""
+        columns = {name: _read_type(ft) for name, ft in self.fields.items()}
+        columns[self.id_field] = "VARCHAR"
+        for name in extra:
+            columns[name] = "JSON"
+        columns[ROW] = "BIGINT"
+        return columns
+
+
+def _read_type(ft: FieldType) -> str:
+    if isinstance(ft, str):
+        assert ft in SCALARS, ft
+        return "VARCHAR" if ft == TIMESTAMP else ft
+    if isinstance(ft, list):
+        return _read_type(ft[0]) + "[]"
+    inner = ", ".join(f"{_quote(name)} {_read_type(sub)}" for name, sub in ft.items())
+    return f"STRUCT({inner})"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _timestamp_paths(ft: Struct, prefix: str = "") -> Iterable[tuple[str, bool]]:
+    """(path, inside_list) for every timestamp field, for the validation expression."""
+    for name, sub in ft.items():
+        path = f"{prefix}{_quote(name)}"
+        if sub == TIMESTAMP:
+            yield path, False
+        elif isinstance(sub, dict):
+            yield from _timestamp_paths(sub, path + ".")
+
+
+def _invalid_date_checks(schema: RecordSchema) -> list[str]:
+    """SQL `case` arms naming the first unparsable date of a record, lists included."""
+    checks = []
+    for path, _ in _timestamp_paths(schema.fields):
+        checks.append(
+            f"when {path} is not null and try_cast({path} as timestamptz) is null "
+            f"then 'unparsable date in {path.replace(chr(34), '')}: ' || {path}"
+        )
+    for name, sub in schema.fields.items():
+        if isinstance(sub, list) and isinstance(sub[0], dict):
+            inner = [p for p, _ in _timestamp_paths(sub[0], "x.")]
+            if inner:
+                cond = " or ".join(
+                    f"({p} is not null and try_cast({p} as timestamptz) is null)" for p in inner
+                )
+                checks.append(
+                    f"when len(list_filter({_quote(name)}, lambda x: {cond})) > 0 "
+                    f"then 'unparsable date in {name}[]'"
+                )
+    return checks
+
+
+def conformance_error(value: Any, ft: FieldType, path: str = "") -> str | None:
+    """Why `value` does not fit `ft`, or None. Only used to isolate records DuckDB rejected."""
+    if value is None:
+        return None
+    if isinstance(ft, list):
+        if not isinstance(value, list):
+            return f"{path}: expected a list, got {type(value).__name__}"
+        for i, item in enumerate(value):
+            if err := conformance_error(item, ft[0], f"{path}[{i}]"):
+                return err
+        return None
+    if isinstance(ft, dict):
+        if not isinstance(value, dict):
+            return f"{path}: expected an object, got {type(value).__name__}"
+        for name, sub in ft.items():
+            if err := conformance_error(value.get(name), sub, f"{path}.{name}".lstrip(".")):
+                return err
+        return None
+    expected: dict[str, tuple[type, ...]] = {
+        "VARCHAR": (str, int, float, bool),
+        TIMESTAMP: (str,),
+        "BIGINT": (int,),
+        "DOUBLE": (int, float),
+        "BOOLEAN": (bool,),
+        "JSON": (object,),
+    }
+    ok = expected[ft]
+    if ft in ("BIGINT", "DOUBLE") and isinstance(value, bool):
+        return f"{path}: expected a number, got a boolean"
+    if not isinstance(value, ok):
+        return f"{path}: expected {ft.lower()}, got {type(value).__name__}"
+    return None
+
+
+@dataclass
+class Quarantined:
+    """A record that could not be loaded, with the reason, kept verbatim."""
+
+    record: Any
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    good: pa.Table | None
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+
+class BatchReader:
+    """Reads batches of records into one typed Arrow table, setting malformed ones aside.
+
+    One DuckDB connection and one scratch folder per sync run: both are cheap to keep and
+    costly to recreate for every batch.
+    """
+
+    def __init__(self, schema: RecordSchema) -> None:
+        self.schema = schema
+        self.known = set(schema.fields)
+        self.con = duckdb.connect()
+        self.con.execute("set TimeZone = 'UTC'")
+        self._dir = tempfile.TemporaryDirectory(prefix="apptsync-")
+        self._path = Path(self._dir.name) / "batch.json"
+
+    def close(self) -> None:
+        self.con.close()
+        self._dir.cleanup()
+
+    def read(self, records: Sequence[Any]) -> BatchResult:
+        """Typed rows for the good records; the others quarantined with their reason."""
+        quarantined: list[Quarantined] = []
+        keep: list[dict[str, Any]] = []
+        extra: set[str] = set()
+        for record in records:
+            reason = self._precheck(record)
+            if reason:
+                quarantined.append(Quarantined(record, reason))
+                continue
+            extra.update(k for k in record if k not in self.known)
+            keep.append(record)
+        if not keep:
+            return BatchResult(None, quarantined)
+        try:
+            self._stage(keep, sorted(extra))
+        except duckdb.Error:
+            keep = self._isolate_nonconforming(keep, quarantined)
+            if not keep:
+                return BatchResult(None, quarantined)
+            self._stage(keep, sorted(extra))
+        for row, reason in self.con.execute(
+            f"select {ROW}, {REASON} from staged where {REASON} is not null order by {ROW}"
+        ).fetchall():
+            quarantined.append(Quarantined(keep[row], reason))
+        good = self.con.sql(
+            f"select * exclude ({ROW}, {REASON}) from staged where {REASON} is null"
+        )
+        return BatchResult(good.to_arrow_table(), quarantined)
+
+    def _precheck(self, record: Any) -> str | None:
+        if not isinstance(record, dict):
+            return f"record is a {type(record).__name__}, not an object"
+        for name in (self.schema.id_field, *self.schema.required):
+            value = record.get(name)
+            if value is None or value == "":
+                return f"missing {name}"
+        return None
+
+    def _isolate_nonconforming(
+        self, records: list[dict[str, Any]], quarantined: list[Quarantined]
+    ) -> list[dict[str, Any]]:
+        keep = []
+        for record in records:
+            reason = conformance_error(record, self.schema.fields)
+            if reason:
+                quarantined.append(Quarantined(record, f"unexpected shape: {reason}"))
+            else:
+                keep.append(record)
+        return keep
+
+    def _stage(self, records: list[dict[str, Any]], extra: list[str]) -> None:
+        for i, record in enumerate(records):
+            record[ROW] = i
+        try:
+            self._path.write_bytes(orjson.dumps(records))
+        finally:
+            for record in records:
+                del record[ROW]
+        columns = self.schema.read_columns(extra)
+        column_sql = "{" + ", ".join(f"'{_sql_str(k)}': '{v}'" for k, v in columns.items()) + "}"
+        selects = [self._select_expr(name, ft) for name, ft in self.schema.fields.items()]
+        selects += [f"cast({_quote(name)} as varchar) as {_quote(name)}" for name in extra]
+        checks = _invalid_date_checks(self.schema)
+        id_sql = _quote(self.schema.id_field)
+        checks.insert(
+            0,
+            f"when try_cast({id_sql} as {self.schema.id_type}) is null "
+            f"then 'id is not a valid {self.schema.id_type.lower()}: ' || {id_sql}",
+        )
+        reason = "case " + " ".join(checks) + " end"
+        self.con.execute(
+            f"""create or replace temp table staged as
+            select {", ".join(selects)}, {ROW}, {reason} as {REASON}
+            from read_json('{_sql_str(str(self._path))}', format = 'array',
+                           columns = {column_sql}, maximum_object_size = 1073741824)"""
+        )
+
+    def _select_expr(self, name: str, ft: FieldType) -> str:
+        q = _quote(name)
+        if name == self.schema.id_field:
+            return f"try_cast({q} as {self.schema.id_type}) as {q}"
+        if ft == TIMESTAMP:
+            return f"try_cast({q} as timestamptz) as {q}"
+        return q
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")
+
+
+class Flattener:
+    """Splits a batch of typed nested rows into parent and child tables with SQL."""
+
+    def __init__(self, table_sql: Mapping[str, str]) -> None:
+        self.table_sql = dict(table_sql)
+        self.con = duckdb.connect()
+        self.con.execute("set TimeZone = 'UTC'")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def flatten(self, batch: pa.Table) -> dict[str, pa.Table]:
+        """One Arrow table per target table; new top-level fields ride along on the parent."""
+        self.con.register("batch", batch)
+        try:
+            return {
+                name: self.con.sql(sql).to_arrow_table() for name, sql in self.table_sql.items()
+            }
+        finally:
+            self.con.unregister("batch")
+
+
+def quarantine_table(
+    source: str, resource: str, items: Sequence[Quarantined], id_field: str
+) -> pa.Table:
+    """Quarantined records as rows of the `_quarantine` table, raw JSON kept verbatim."""
+    now = datetime.now(UTC)
+    rows = []
+    for item in items:
+        record_id = item.record.get(id_field) if isinstance(item.record, dict) else None
+        rows.append(
+            {
+                "source": source,
+                "resource": resource,
+                "record_id": None if record_id is None else str(record_id),
+                "reason": item.reason,
+                "raw_json": orjson.dumps(item.record).decode(),
+                "quarantined_at": now,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("resource", pa.string()),
+        ("record_id", pa.string()),
+        ("reason", pa.string()),
+        ("raw_json", pa.string()),
+        ("quarantined_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+QUARANTINE_COLUMNS: dict[str, dict[str, Any]] = {
+    "source": {"data_type": "text", "nullable": True},
+    "resource": {"data_type": "text", "nullable": True},
+    "record_id": {"data_type": "text", "nullable": True},
+    "reason": {"data_type": "text", "nullable": True},
+    "raw_json": {"data_type": "text", "nullable": True},
+    "quarantined_at": {"data_type": "timestamp", "timezone": True, "nullable": True},
+}
+
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def snake(name: str) -> str:
+    """camelCase to snake_case, as dlt's default naming convention does."""
+    return _CAMEL.sub("_", name).lower()

@@ -1,0 +1,163 @@
+"""Pexip Engage appointments, incrementally on `updatedAt`.
+
+API reference: ../shared/specs/pexip-engage-get-appointments.txt (GET /appointments) and
+API-NOTES.md. The API can neither filter nor sort by `updatedAt`, so every run pages the
+whole collection (or the configured window) in parallel and dlt's incremental keeps only
+rows changed since the last run.
+
+Resources:
+    appointments: the appointments, merged on `id`, with child tables
+        appointments__appointment_participants, appointments__answers,
+        appointments__answers__selected_answer_options, appointments__answers__files and
+        appointments__location; plus `_quarantine` for malformed records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import dlt
+import pendulum
+from dlt.extract.incremental import Incremental
+from dlt.extract.resource import DltResource
+
+from pipelines.arrow_resource import ResourceSpec, RunContext, ScanIds, appointments_resource
+from pipelines.config import (
+    ConfigError,
+    optional_datetime,
+    require_int,
+    require_seconds,
+    require_text,
+    require_url,
+)
+from pipelines.http import ApiClient, RetryPolicy
+from pipelines.pexip_engage.helpers import ClientCredentialsAuth, scan
+from pipelines.pexip_engage.settings import (
+    APPOINTMENTS_PATH,
+    ARRAY_FILTERS,
+    CHILD_COLUMNS,
+    DEFAULT_AUTH_URL,
+    DEFAULT_BASE_URL,
+    DEFAULT_BATCH_RECORDS,
+    DEFAULT_LAG_SECONDS,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_REPAIR_PASSES,
+    DEFAULT_PAGE_SIZE,
+    ENUM_FILTERS,
+    ID_ARROW_TYPE,
+    MAX_PAGE_SIZE,
+    PARENT_COLUMNS,
+    RECORD_SCHEMA,
+    SOURCE_NAME,
+    TABLE_SQL,
+    TOKEN_PATH,
+)
+
+KEY = f"sources.{SOURCE_NAME}"
+
+SPEC = ResourceSpec(
+    source=SOURCE_NAME,
+    schema=RECORD_SCHEMA,
+    table_sql=TABLE_SQL,
+    parent_columns=PARENT_COLUMNS,
+    child_columns=CHILD_COLUMNS,
+    id_arrow_type=ID_ARROW_TYPE,
+)
+
+
+@dlt.source(name=SOURCE_NAME, section=SOURCE_NAME, max_table_nesting=0)
+def pexip_engage(
+    enterprise: str = dlt.config.value,
+    client_id: str = dlt.config.value,
+    client_secret: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    token_url: str | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    lag_seconds: float = DEFAULT_LAG_SECONDS,
+    filters: dict[str, Any] | None = None,
+    window_from: str | None = None,
+    window_to: str | None = None,
+    batch_records: int = DEFAULT_BATCH_RECORDS,
+    max_repair_passes: int = DEFAULT_MAX_REPAIR_PASSES,
+    max_attempts: int = 6,
+    backoff_seconds: float = 0.5,
+    timeout_seconds: float = 30.0,
+) -> DltResource:
+    """The Pexip Engage source. Every setting is checked here, before any request."""
+    enterprise = require_text(f"{KEY}.enterprise", enterprise)
+    client_id = require_text(f"{KEY}.client_id", client_id)
+    client_secret = require_text(f"{KEY}.client_secret", client_secret)
+    base_url = require_url(f"{KEY}.base_url", base_url)
+    token_url = require_url(
+        f"{KEY}.token_url", token_url or DEFAULT_AUTH_URL + TOKEN_PATH.format(enterprise=enterprise)
+    )
+    page_size = require_int(f"{KEY}.page_size", page_size, 1, MAX_PAGE_SIZE)
+    max_concurrency = require_int(f"{KEY}.max_concurrency", max_concurrency, 1, 16)
+    lag = require_seconds(f"{KEY}.lag_seconds", lag_seconds)
+    batch_records = require_int(f"{KEY}.batch_records", batch_records, 1, 1_000_000)
+    passes = require_int(f"{KEY}.max_repair_passes", max_repair_passes, 1, 10)
+    attempts = require_int(f"{KEY}.max_attempts", max_attempts, 1, 20)
+    backoff = require_seconds(f"{KEY}.backoff_seconds", backoff_seconds, 60)
+    timeout = require_seconds(f"{KEY}.timeout_seconds", timeout_seconds, 600)
+    params = filter_params(filters) + window_params(window_from, window_to)
+    whole_collection = not params
+
+    def batches(updated: Incremental[Any], ctx: RunContext) -> Iterator[list[Any] | ScanIds]:
+        auth = ClientCredentialsAuth(token_url, client_id, client_secret)
+        with ApiClient(
+            base_url,
+            auth=auth,
+            retry=RetryPolicy(max_attempts=attempts, initial_wait=backoff),
+            timeout=timeout,
+            max_connections=max_concurrency + 1,
+        ) as client:
+            yield from scan(
+                client,
+                APPOINTMENTS_PATH.format(enterprise=enterprise),
+                params,
+                page_size=page_size,
+                max_concurrency=max_concurrency,
+                batch_records=batch_records,
+                max_passes=passes,
+                whole_collection=whole_collection,
+            )
+
+    cursor = dlt.sources.incremental("updatedAt", lag=lag, on_cursor_value_missing="include")
+    return appointments_resource(SPEC, batches, cursor, lag)
+
+
+def filter_params(filters: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Pass-through filters in Pexip's `name[]=value` syntax, checked against the spec."""
+    params: list[tuple[str, str]] = []
+    for name, values in sorted((filters or {}).items()):
+        key = f"{KEY}.filters.{name}"
+        if name not in ARRAY_FILTERS:
+            raise ConfigError(
+                key, f"is not a filter of GET /appointments ({sorted(ARRAY_FILTERS)})"
+            )
+        items = [values] if isinstance(values, str) else values
+        if not isinstance(items, list) or not items:
+            raise ConfigError(key, "must be a non-empty list of values")
+        for value in items:
+            text = require_text(key, value)
+            allowed = ENUM_FILTERS.get(name)
+            if allowed is not None and text not in allowed:
+                raise ConfigError(key, f"has {text!r}, not one of {', '.join(sorted(allowed))}")
+            params.append((f"{name}[]", text))
+    return params
+
+
+def window_params(window_from: Any, window_to: Any) -> list[tuple[str, str]]:
+    """The optional start-time window, as the API's `from` and `to`."""
+    params = []
+    start = optional_datetime(f"{KEY}.window_from", window_from)
+    end = optional_datetime(f"{KEY}.window_to", window_to)
+    if start and end and end < start:
+        raise ConfigError(f"{KEY}.window_to", "is before window_from")
+    if start:
+        params.append(("from", pendulum.instance(start).in_timezone("UTC").isoformat()))
+    if end:
+        params.append(("to", pendulum.instance(end).in_timezone("UTC").isoformat()))
+    return params

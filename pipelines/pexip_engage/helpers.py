@@ -1,0 +1,241 @@
+"""Pexip Engage specifics: client-credentials auth and a drift-checked parallel scan."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from pipelines.arrow_resource import ScanIds
+from pipelines.http import ApiClient, ApiError, AuthError, default_error_message, redactor
+from pipelines.pexip_engage.settings import TOKEN_REFRESH_MARGIN_SECONDS
+
+logger = logging.getLogger("apptsync.pexip_engage")
+
+
+class DriftError(RuntimeError):
+    """The collection kept shifting under the scan; loading now could miss rows."""
+
+
+class ClientCredentialsAuth:
+    """OAuth2 client-credentials token, cached and refreshed before it expires."""
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_margin: float = TOKEN_REFRESH_MARGIN_SECONDS,
+    ) -> None:
+        self.token_url = token_url
+        self.client_id = client_id
+        self._secret = client_secret
+        self.refresh_margin = refresh_margin
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        self.tokens_fetched = 0
+        redactor.add(client_secret)
+
+    def headers(self, client: httpx.Client) -> dict[str, str]:
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._expires_at - self.refresh_margin:
+                self._fetch(client)
+            return {"Authorization": f"Bearer {self._token}"}
+
+    def is_rejected(self, response: httpx.Response) -> bool:
+        return response.status_code == 401
+
+    def invalidate(self, rejected_headers: Mapping[str, str]) -> None:
+        with self._lock:
+            if rejected_headers.get("Authorization") == f"Bearer {self._token}":
+                self._token = None
+
+    def _fetch(self, client: httpx.Client) -> None:
+        retrying = Retrying(
+            stop=stop_after_attempt(4),
+            wait=wait_exponential_jitter(initial=0.5, max=10),
+            retry=retry_if_exception_type(httpx.TransportError),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                response = client.post(
+                    self.token_url,
+                    data={
+                        "grant_type": "client_credentials",
+                        "client_id": self.client_id,
+                        "client_secret": self._secret,
+                    },
+                    headers={"Accept": "application/json"},
+                )
+                if response.status_code >= 500:
+                    raise httpx.TransportError(f"token endpoint answered {response.status_code}")
+        if response.status_code != 200:
+            message = redactor.redact(default_error_message(response))
+            raise AuthError(
+                f"Pexip Engage refused the client credentials of client_id "
+                f"'{self.client_id}': {message}",
+                status=response.status_code,
+                url=self.token_url,
+            )
+        body = orjson.loads(response.content)
+        self._token = str(body["access_token"])
+        redactor.add(self._token)
+        self._expires_at = time.monotonic() + float(body.get("expires_in") or 300)
+        self.tokens_fetched += 1
+
+
+@dataclass
+class Page:
+    offset: int
+    records: list[Any]
+    total: int
+    limit: int
+
+
+def fetch_page(
+    client: ApiClient, path: str, params: Sequence[tuple[str, str]], offset: int, limit: int
+) -> Page:
+    body = client.get_json(path, [*params, ("offset", offset), ("limit", limit)])
+    meta = body.get("meta") if isinstance(body, dict) else None
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(meta, dict) or not isinstance(data, list):
+        raise ApiError(f"GET {path} at offset {offset}: response has no data list and meta object")
+    total = meta.get("totalCount")
+    if not isinstance(total, int):
+        raise ApiError(f"GET {path} at offset {offset}: meta.totalCount is missing")
+    served_limit = meta.get("limit")
+    return Page(offset, data, total, served_limit if isinstance(served_limit, int) else limit)
+
+
+def pages(
+    client: ApiClient,
+    path: str,
+    params: Sequence[tuple[str, str]],
+    page_size: int,
+    max_concurrency: int,
+) -> Iterator[Page]:
+    """Every page in offset order; after the first, up to `max_concurrency` in flight.
+
+    The first page tells the total (and the page size the server really uses); the rest
+    are fetched by a small thread pool whose queue is bounded, so memory does not grow
+    with the collection.
+    """
+    first = fetch_page(client, path, params, 0, page_size)
+    yield first
+    step = first.limit if first.limit > 0 else page_size
+    offsets = iter(range(step, first.total, step))
+    with ThreadPoolExecutor(max_concurrency, thread_name_prefix="pexip-page") as pool:
+        window: deque[Future[Page]] = deque()
+
+        def submit_next() -> None:
+            offset = next(offsets, None)
+            if offset is not None:
+                window.append(pool.submit(fetch_page, client, path, params, offset, step))
+
+        for _ in range(max_concurrency * 2):
+            submit_next()
+        try:
+            while window:
+                page = window.popleft().result()
+                submit_next()
+                yield page
+        finally:
+            for future in window:
+                future.cancel()
+
+
+@dataclass
+class PassReport:
+    """What one pass over the collection saw, to tell a clean scan from a shifted one."""
+
+    number: int
+    totals: set[int] = field(default_factory=set)
+    ids: int = 0
+    anonymous: int = 0
+    duplicates: int = 0
+
+    def problems(self) -> list[str]:
+        found = []
+        if len(self.totals) > 1:
+            found.append(f"totalCount changed while paging ({sorted(self.totals)})")
+        if self.duplicates:
+            found.append(f"{self.duplicates} id(s) seen twice")
+        expected = max(self.totals) if self.totals else 0
+        if self.ids + self.anonymous != expected and len(self.totals) == 1:
+            found.append(f"{self.ids + self.anonymous} records for a totalCount of {expected}")
+        return found
+
+
+def scan(
+    client: ApiClient,
+    path: str,
+    params: Sequence[tuple[str, str]],
+    *,
+    page_size: int,
+    max_concurrency: int,
+    batch_records: int,
+    max_passes: int,
+    whole_collection: bool,
+) -> Iterator[list[Any] | ScanIds]:
+    """Batches of records from a drift-checked scan; at the end, the ids if it was complete.
+
+    Offsets shift when appointments are created or deleted while paging. A pass is clean when
+    every page reported the same totalCount, no id came twice and the ids add up to the
+    total. Otherwise the collection is read again (only new versions are emitted again),
+    up to `max_passes`; then the run fails so its cursor does not advance.
+    """
+    seen: dict[str, tuple[Any, int]] = {}
+    for number in range(1, max_passes + 1):
+        report = PassReport(number)
+        batch: list[Any] = []
+        for page in pages(client, path, params, page_size, max_concurrency):
+            report.totals.add(page.total)
+            for record in page.records:
+                rid = record.get("id") if isinstance(record, dict) else None
+                if rid is None or rid == "":
+                    report.anonymous += 1
+                    if number == 1:
+                        batch.append(record)
+                    continue
+                key = str(rid)
+                version = record.get("updatedAt")
+                previous = seen.get(key)
+                if previous is not None and previous[1] == number:
+                    report.duplicates += 1
+                    continue
+                report.ids += 1
+                seen[key] = (version, number)
+                if previous is None or previous[0] != version:
+                    batch.append(record)
+            if len(batch) >= batch_records:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+        problems = report.problems()
+        if not problems:
+            if whole_collection:
+                yield ScanIds([k for k, (_, n) in seen.items() if n == number])
+            return
+        logger.warning(
+            "pass %d of %d over %s drifted: %s; reading it again",
+            number,
+            max_passes,
+            path,
+            "; ".join(problems),
+        )
+    raise DriftError(
+        f"the appointments collection kept changing while it was paged ({max_passes} passes, "
+        f"last: {'; '.join(problems)}); nothing was loaded and the cursor did not move"
+    )

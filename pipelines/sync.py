@@ -1,0 +1,192 @@
+"""Run one source into its own dlt pipeline, then tidy what dlt cannot know about.
+
+Each source has its own pipeline (named after it, dataset of the same name), so one
+source's outage never blocks the other and `dlt pipeline pexip_engage info` just works.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.pipeline import Pipeline
+
+from pipelines.arrow_resource import PARENT_TABLE, SCAN_TABLE, VERSION_COLUMN
+
+logger = logging.getLogger("apptsync.sync")
+
+SOURCES = ("pexip_engage", "valomnia")
+DEFAULT_DATABASE = "apptsync.duckdb"
+PARQUET = "parquet"
+
+
+@dataclass
+class SyncResult:
+    """What one source's run did, for the CLI summary and for callers in Python."""
+
+    source: str
+    ok: bool
+    seconds: float
+    rows: dict[str, int] = field(default_factory=dict)
+    stale_child_rows_removed: int = 0
+    marked_deleted: int = 0
+    error: str | None = None
+    load_ids: list[str] = field(default_factory=list)
+
+
+def database_path() -> str:
+    """The DuckDB file from dlt's own `destination.duckdb.credentials` (default apptsync.duckdb)."""
+    configured = dlt.config.get("destination.duckdb.credentials")
+    return str(configured) if configured else DEFAULT_DATABASE
+
+
+def make_pipeline(source: str) -> Pipeline:
+    """The dlt pipeline of one source; dlt's working folder honours DLT_DATA_DIR."""
+    # Child rows are matched to their appointment's load; Arrow tables need this switched on.
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    return dlt.pipeline(
+        pipeline_name=source,
+        destination=dlt.destinations.duckdb(credentials=database_path()),
+        dataset_name=source,
+    )
+
+
+def build_source(source: str, **options: Any) -> Any:
+    """The configured dlt source object (config is injected and checked here)."""
+    if source == "pexip_engage":
+        from pipelines.pexip_engage import pexip_engage
+
+        return pexip_engage()
+    if source == "valomnia":
+        from pipelines.valomnia import valomnia
+
+        return valomnia(reconcile=bool(options.get("reconcile", False)))
+    raise ValueError(f"unknown source '{source}' (known: {', '.join(SOURCES)})")
+
+
+def child_tables(source: str) -> list[str]:
+    if source == "pexip_engage":
+        from pipelines.pexip_engage import SPEC
+    else:
+        from pipelines.valomnia import SPEC
+    return list(SPEC.child_columns)
+
+
+def cursor_column(source: str) -> str:
+    return "updated_at" if source == "pexip_engage" else "last_updated"
+
+
+def run_source(
+    source: str,
+    *,
+    reconcile: bool = False,
+    make_source: Callable[..., Any] = build_source,
+) -> SyncResult:
+    """Sync one source; never raises for a source failure, reports it instead."""
+    started = time.monotonic()
+    try:
+        pipeline = make_pipeline(source)
+        dlt_source = make_source(source, reconcile=reconcile)
+        if pipeline.has_pending_data:
+            # dlt ignores new data while packages of an interrupted run are pending
+            logger.warning("%s: loading the packages of an interrupted run first", source)
+            pipeline.run()
+            finish_load(pipeline, source)
+        info = pipeline.run(dlt_source, loader_file_format=PARQUET)
+        result = SyncResult(source, True, 0.0, rows=_row_counts(pipeline))
+        result.load_ids = list(info.loads_ids) if isinstance(info, LoadInfo) else []
+        result.stale_child_rows_removed, result.marked_deleted = finish_load(pipeline, source)
+    except Exception as exc:  # one source failing must not stop the other
+        logger.error("sync of %s failed: %s", source, exc)
+        result = SyncResult(source, False, 0.0, error=_describe(exc))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    """The innermost useful message: dlt wraps step failures several times."""
+    messages = []
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen).strip().splitlines()[0] if str(seen).strip() else type(seen).__name__
+        messages.append(f"{type(seen).__name__}: {text}")
+        seen = seen.__cause__ or seen.__context__
+        if seen is not None and seen in (exc,):
+            break
+    return messages[-1] if len(messages) > 1 else messages[0]
+
+
+def _row_counts(pipeline: Pipeline) -> dict[str, int]:
+    trace = pipeline.last_trace
+    info = trace.last_normalize_info if trace else None
+    counts = dict(info.row_counts) if info else {}
+    return {t: n for t, n in sorted(counts.items()) if not t.startswith("_dlt")}
+
+
+def finish_load(pipeline: Pipeline, source: str) -> tuple[int, int]:
+    """Remove child rows that belong to an older version of their appointment, and mark
+    appointments a complete scan no longer returned. Idempotent, so a run killed between
+    dlt's load and this step is finished by the next run."""
+    dataset = pipeline.dataset_name
+    with pipeline.sql_client() as client:
+        existing = _tables(client, dataset)
+        if PARENT_TABLE not in existing:
+            return 0, 0
+        cursor = cursor_column(source)
+        removed = 0
+        with client.begin_transaction():
+            for child in child_tables(source):
+                if child in existing:
+                    removed += _delete_stale_children(client, dataset, child, cursor)
+            marked = _mark_deleted(client, dataset) if SCAN_TABLE in existing else 0
+        return removed, marked
+
+
+def _tables(client: Any, dataset: str) -> set[str]:
+    rows = client.execute_sql(
+        "select table_name from information_schema.tables where table_schema = %s", dataset
+    )
+    return {r[0] for r in rows or []}
+
+
+def _delete_stale_children(client: Any, dataset: str, child: str, cursor: str) -> int:
+    """A child row is current only if it came with its appointment's current version."""
+    where = f"""from "{dataset}"."{PARENT_TABLE}" p
+        where p.id = c.appointment_id
+          and (p._dlt_load_id <> c._dlt_load_id
+               or p.{cursor} is distinct from c.{VERSION_COLUMN})"""
+    stale = client.execute_sql(
+        f'select count(*) from "{dataset}"."{child}" c where exists (select 1 {where})'
+    )[0][0]
+    if stale:
+        client.execute_sql(f'delete from "{dataset}"."{child}" c where exists (select 1 {where})')
+    return int(stale)
+
+
+def _mark_deleted(client: Any, dataset: str) -> int:
+    """Only when the newest load wrote a complete scan: windowed runs infer nothing."""
+    scan_load = client.execute_sql(f'select max(_dlt_load_id) from "{dataset}"."{SCAN_TABLE}"')
+    newest = client.execute_sql(
+        f'select max(load_id) from "{dataset}"."_dlt_loads" where status = 0'
+    )
+    if not scan_load or not newest or scan_load[0][0] is None or scan_load[0][0] != newest[0][0]:
+        return 0
+    appointments = f'"{dataset}"."{PARENT_TABLE}"'
+    scan = f'"{dataset}"."{SCAN_TABLE}"'
+    missing = f"deleted_at is null and id not in (select id from {scan})"
+    count = client.execute_sql(f"select count(*) from {appointments} where {missing}")[0][0]
+    if count:
+        client.execute_sql(
+            f"update {appointments} set deleted_at = %s where {missing}", datetime.now(UTC)
+        )
+    client.execute_sql(
+        f"update {appointments} set deleted_at = null "
+        f"where deleted_at is not null and id in (select id from {scan})"
+    )
+    return int(count)

@@ -1,0 +1,81 @@
+"""Shared fixtures: an isolated dlt environment, a running simulator, a fresh warehouse."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.simulator import Simulator
+
+SMALL_N = 300
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own dlt working folder, warehouse file and clean config env."""
+    for name in list(os.environ):
+        if name.startswith(("SOURCES__", "DESTINATION__", "NORMALIZE__", "RUNTIME__")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def warehouse(isolated_env: Path) -> Path:
+    return isolated_env / "warehouse.duckdb"
+
+
+@pytest.fixture
+def simulator() -> Iterator[Simulator]:
+    with Simulator(appointments=SMALL_N, seed=7) as sim:
+        yield sim
+
+
+def configure_pexip(sim: Simulator, monkeypatch: pytest.MonkeyPatch, **extra: object) -> None:
+    """Point the Pexip Engage source at the simulator through config, as a user would."""
+    env = {
+        "BASE_URL": sim.url,
+        "TOKEN_URL": f"{sim.url}/realms/{sim.pexip.enterprise}/protocol/openid-connect/token",
+        "ENTERPRISE": sim.pexip.enterprise,
+        "CLIENT_ID": sim.pexip.client_id,
+        "CLIENT_SECRET": sim.pexip.client_secret,
+        "PAGE_SIZE": "25",
+        "LAG_SECONDS": "0",
+        "BACKOFF_SECONDS": "0.01",
+    }
+    env.update({k.upper(): str(v) for k, v in extra.items()})
+    for key, value in env.items():
+        monkeypatch.setenv(f"SOURCES__PEXIP_ENGAGE__{key}", value)
+
+
+def configure_valomnia(sim: Simulator, monkeypatch: pytest.MonkeyPatch, **extra: object) -> None:
+    """Point the Valomnia source at the simulator through config, as a user would."""
+    env = {
+        "BASE_URL": sim.url,
+        "USERNAME": sim.valomnia.username,
+        "PASSWORD": sim.valomnia.password,
+        "PAGE_SIZE": "25",
+        "LAG_SECONDS": "0",
+        "BACKOFF_SECONDS": "0.01",
+    }
+    env.update({k.upper(): str(v) for k, v in extra.items()})
+    for key, value in env.items():
+        monkeypatch.setenv(f"SOURCES__VALOMNIA__{key}", value)
+
+
+@pytest.fixture
+def pexip(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    configure_pexip(simulator, monkeypatch)
+    return simulator
+
+
+@pytest.fixture
+def valomnia(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    configure_valomnia(simulator, monkeypatch)
+    return simulator

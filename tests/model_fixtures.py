@@ -1,0 +1,538 @@
+"""Given-data helpers for the SQL model tests: the raw tables exactly as docs/raw-tables.md
+describes them, rows written into them through a dlt SQL client, and rows read back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from dlt.destinations.sql_client import SqlClientBase
+
+PEXIP = "pexip_engage"
+VALOMNIA = "valomnia"
+
+# (dataset, table) -> [(column, DuckDB type)], in the order of docs/raw-tables.md
+RAW_TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
+    (PEXIP, "appointments"): [
+        ("id", "varchar"),
+        ("external_id", "varchar"),
+        ("start", "timestamptz"),
+        ("end", "timestamptz"),
+        ("subject__id", "varchar"),
+        ("office__id", "varchar"),
+        ("callback_request__id", "varchar"),
+        ("listing__id", "varchar"),
+        ("lead_segment__id", "varchar"),
+        ("meeting_room__id", "varchar"),
+        ("meeting_type", "varchar"),
+        ("status", "varchar"),
+        ("hybrid", "boolean"),
+        ("trailing_buffer_time", "bigint"),
+        ("internal_notes", "varchar"),
+        ("message_for_customer", "varchar"),
+        ("created_at", "timestamptz"),
+        ("created_by__id", "varchar"),
+        ("created_by_type", "varchar"),
+        ("created_from", "varchar"),
+        ("updated_at", "timestamptz"),
+        ("updated_by__id", "varchar"),
+        ("updated_by_type", "varchar"),
+        ("updated_from", "varchar"),
+        ("deleted_at", "timestamptz"),
+    ],
+    (PEXIP, "appointments__appointment_participants"): [
+        ("appointment_id", "varchar"),
+        ("list_index", "bigint"),
+        ("role", "varchar"),
+        ("type", "varchar"),
+        ("participant__id", "varchar"),
+        ("video_url", "varchar"),
+        ("video_test_url", "varchar"),
+    ],
+    (PEXIP, "appointments__answers"): [
+        ("appointment_id", "varchar"),
+        ("list_index", "bigint"),
+        ("id", "varchar"),
+        ("value", "varchar"),
+        ("form__id", "varchar"),
+        ("question__id", "varchar"),
+        ("answer_type", "varchar"),
+        ("created_at", "timestamptz"),
+        ("updated_at", "timestamptz"),
+    ],
+    (PEXIP, "appointments__answers__selected_answer_options"): [
+        ("appointment_id", "varchar"),
+        ("answer_id", "varchar"),
+        ("list_index", "bigint"),
+        ("id", "varchar"),
+    ],
+    (PEXIP, "appointments__answers__files"): [
+        ("appointment_id", "varchar"),
+        ("answer_id", "varchar"),
+        ("list_index", "bigint"),
+        ("id", "varchar"),
+    ],
+    (PEXIP, "appointments__location"): [
+        ("appointment_id", "varchar"),
+        ("city__value", "varchar"),
+        ("city__language", "varchar"),
+        ("state__value", "varchar"),
+        ("state__language", "varchar"),
+        ("street1__value", "varchar"),
+        ("street1__language", "varchar"),
+        ("street2__value", "varchar"),
+        ("street2__language", "varchar"),
+        ("postal_code", "varchar"),
+        ("country_code", "varchar"),
+        ("formatted_address", "varchar"),
+        ("geolocation__latitude", "double"),
+        ("geolocation__longitude", "double"),
+    ],
+    (VALOMNIA, "appointments"): [
+        ("id", "bigint"),
+        ("date_created", "timestamptz"),
+        ("last_updated", "timestamptz"),
+        ("title", "varchar"),
+        ("note", "varchar"),
+        ("start_date", "timestamptz"),
+        ("end_date", "timestamptz"),
+        ("done", "boolean"),
+        ("customer_id", "bigint"),
+        ("customer__id", "bigint"),
+        ("customer__reference", "varchar"),
+        ("customer__name", "varchar"),
+        ("appointment_category_id", "bigint"),
+        ("appointment_category__id", "bigint"),
+        ("appointment_category__reference", "varchar"),
+        ("appointment_category__name", "varchar"),
+        ("employee_id", "bigint"),
+        ("employee__id", "bigint"),
+        ("employee__reference", "varchar"),
+        ("employee__name", "varchar"),
+        ("deleted_at", "timestamptz"),
+    ],
+    (VALOMNIA, "appointments__contacts"): [
+        ("appointment_id", "bigint"),
+        ("list_index", "bigint"),
+        ("id", "bigint"),
+        ("first_name", "varchar"),
+        ("last_name", "varchar"),
+        ("email", "varchar"),
+        ("phone", "varchar"),
+        ("mobile", "varchar"),
+        ("customer_reference", "varchar"),
+    ],
+}
+
+LOAD_ID = "1700000000.000001"
+
+
+def ts(text: str) -> datetime:
+    """A UTC timestamp from 'YYYY-MM-DD HH:MM[:SS]'."""
+    fmt = "%Y-%m-%d %H:%M:%S" if text.count(":") == 2 else "%Y-%m-%d %H:%M"
+    return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+
+
+def create_raw_tables(
+    client: SqlClientBase[Any], datasets: Iterable[str] = (PEXIP, VALOMNIA)
+) -> None:
+    """Create the raw tables of the given datasets, empty, as the syncs land them (plus
+    `_dlt_load_id`)."""
+    wanted = set(datasets)
+    for (dataset, table), columns in RAW_TABLES.items():
+        if dataset not in wanted:
+            continue
+        client.execute_sql(f'create schema if not exists "{dataset}"')
+        column_sql = ", ".join(f'"{name}" {kind}' for name, kind in columns)
+        client.execute_sql(
+            f'create table "{dataset}"."{table}" ({column_sql}, "_dlt_load_id" varchar)'
+        )
+
+
+def insert(
+    client: SqlClientBase[Any], dataset: str, table: str, rows: Iterable[Mapping[str, Any]]
+) -> None:
+    """Insert rows given as dicts; columns left out are null, `_dlt_load_id` defaults to one
+    load id. Unknown columns are an error, so a test cannot drift from the documented tables."""
+    known = [name for name, _ in RAW_TABLES[(dataset, table)]] + ["_dlt_load_id"]
+    for row in rows:
+        unknown = set(row) - set(known)
+        assert not unknown, f"{dataset}.{table} has no column(s) {sorted(unknown)}"
+        values = {"_dlt_load_id": LOAD_ID, **row}
+        names = ", ".join(f'"{name}"' for name in known)
+        marks = ", ".join("%s" for _ in known)
+        client.execute_sql(
+            f'insert into "{dataset}"."{table}" ({names}) values ({marks})',
+            *[values.get(name) for name in known],
+        )
+
+
+def query(client: SqlClientBase[Any], sql: str) -> list[tuple[Any, ...]]:
+    """All rows of a query, as tuples."""
+    return [tuple(row) for row in client.execute_sql(sql) or []]
+
+
+def columns_of(client: SqlClientBase[Any], relation: str) -> list[str]:
+    """The column names of a table or view, in order."""
+    with client.execute_query(f"select * from {relation} limit 0") as cursor:
+        return [column[0] for column in cursor.description]
+
+
+def typed_columns(client: SqlClientBase[Any], relation: str) -> list[tuple[str, str]]:
+    """(column, DuckDB type) of a table or view, in order."""
+    return [(row[0], row[1]) for row in query(client, f"describe {relation}")]
+
+
+# The scenario: a week of appointments of both sources, small enough to write every expected
+# row by hand. Pexip Engage: p1 accepted, p2 no-show (no PRIMARY participants), p3 completed
+# (a SECONDARY employee listed before the PRIMARY one, two options), p4 an unscheduled
+# request whose participant list was emptied, p5 cancelled, p6 deleted, p8 completed.
+# Valomnia: v1 done, v2 open with only a flat customerId, v3 deleted, v4 open.
+
+PEXIP_APPOINTMENTS: list[dict[str, Any]] = [
+    {
+        "id": "p1",
+        "external_id": "EXT-1",
+        "start": ts("2024-03-04 09:00"),
+        "end": ts("2024-03-04 10:00"),
+        "subject__id": "s1",
+        "office__id": "o1",
+        "callback_request__id": "cb1",
+        "listing__id": "l1",
+        "lead_segment__id": "ls1",
+        "meeting_room__id": "mr1",
+        "meeting_type": "OFFICE",
+        "status": "ACCEPTED",
+        "hybrid": True,
+        "trailing_buffer_time": 5,
+        "internal_notes": "bring the contract",
+        "message_for_customer": "see you",
+        "created_at": ts("2024-03-01 09:00"),
+        "created_by__id": "e1",
+        "created_by_type": "EMPLOYEE",
+        "created_from": "BACKOFFICE_APP",
+        "updated_at": ts("2024-03-02 09:00"),
+        "updated_by__id": "c1",
+        "updated_by_type": "CUSTOMER",
+        "updated_from": "PLUGIN",
+    },
+    {
+        "id": "p2",
+        "start": ts("2024-03-05 14:00"),
+        "end": ts("2024-03-05 14:30"),
+        "subject__id": "s1",
+        "office__id": "o1",
+        "meeting_type": "VIDEO",
+        "status": "NO_SHOW",
+        "hybrid": False,
+        "trailing_buffer_time": 0,
+        "created_at": ts("2024-03-05 08:00"),
+        "created_by_type": "CUSTOMER",
+        "created_from": "PLUGIN",
+        "updated_at": ts("2024-03-05 15:00"),
+        "updated_by_type": "OTHER",
+        "updated_from": "OTHER",
+    },
+    {
+        "id": "p3",
+        "start": ts("2024-03-06 23:30"),
+        "end": ts("2024-03-07 01:00"),
+        "subject__id": "s2",
+        "office__id": "o2",
+        "meeting_type": "OFFICE",
+        "status": "COMPLETED",
+        "hybrid": False,
+        "trailing_buffer_time": 0,
+        "created_at": ts("2024-03-04 10:00"),
+        "created_by_type": "EMPLOYEE",
+        "created_from": "BACKOFFICE_APP",
+        "updated_at": ts("2024-03-07 02:00"),
+        "updated_by_type": "EMPLOYEE",
+        "updated_from": "BACKOFFICE_APP",
+    },
+    {
+        "id": "p4",
+        "subject__id": "s1",
+        "office__id": "o1",
+        "meeting_type": "PHONE",
+        "status": "INCOMING_REQUEST",
+        "hybrid": False,
+        "trailing_buffer_time": 0,
+        "created_at": ts("2024-03-03 12:00"),
+        "created_by_type": "CUSTOMER",
+        "created_from": "PARTNER_BOOKING_APP",
+        "updated_at": ts("2024-03-03 12:00"),
+        "updated_by_type": "CUSTOMER",
+        "updated_from": "PARTNER_BOOKING_APP",
+    },
+    {
+        "id": "p5",
+        "start": ts("2024-03-07 09:00"),
+        "end": ts("2024-03-07 09:45"),
+        "subject__id": "s1",
+        "office__id": "o1",
+        "meeting_type": "OFFICE",
+        "status": "CANCELLED",
+        "hybrid": False,
+        "trailing_buffer_time": 0,
+        "created_at": ts("2024-03-06 09:00"),
+        "created_by_type": "EMPLOYEE",
+        "created_from": "BACKOFFICE_APP",
+        "updated_at": ts("2024-03-06 18:00"),
+        "updated_by_type": "EMPLOYEE",
+        "updated_from": "BACKOFFICE_APP",
+    },
+    {
+        "id": "p6",
+        "start": ts("2024-03-04 11:00"),
+        "end": ts("2024-03-04 12:00"),
+        "subject__id": "s1",
+        "office__id": "o1",
+        "meeting_type": "ON_LOCATION",
+        "status": "ACCEPTED",
+        "hybrid": False,
+        "trailing_buffer_time": 0,
+        "created_at": ts("2024-03-02 11:00"),
+        "created_by_type": "EMPLOYEE",
+        "created_from": "BACKOFFICE_APP",
+        "updated_at": ts("2024-03-02 11:00"),
+        "updated_by_type": "EMPLOYEE",
+        "updated_from": "BACKOFFICE_APP",
+        "deleted_at": ts("2024-03-08 00:00"),
+    },
+    {
+        "id": "p8",
+        "start": ts("2024-03-08 10:00"),
+        "end": ts("2024-03-08 10:30"),
+        "subject__id": "s1",
+        "office__id": "o1",
+        "meeting_type": "VIDEO",
+        "status": "COMPLETED",
+        "hybrid": False,
+        "trailing_buffer_time": 0,
+        "created_at": ts("2024-03-07 10:00"),
+        "created_by_type": "EMPLOYEE",
+        "created_from": "BACKOFFICE_APP",
+        "updated_at": ts("2024-03-08 11:00"),
+        "updated_by_type": "EMPLOYEE",
+        "updated_from": "BACKOFFICE_APP",
+    },
+]
+
+
+def _participant(
+    appointment_id: str, index: int, role: str, kind: str, participant_id: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "appointment_id": appointment_id,
+        "list_index": index,
+        "role": role,
+        "type": kind,
+        "participant__id": participant_id,
+        **extra,
+    }
+
+
+PEXIP_PARTICIPANTS: list[dict[str, Any]] = [
+    _participant(
+        "p1",
+        0,
+        "PRIMARY",
+        "EMPLOYEE",
+        "e1",
+        video_url="https://v/e1",
+        video_test_url="https://t/e1",
+    ),
+    _participant("p1", 1, "PRIMARY", "CUSTOMER", "c1", video_url="https://v/c1"),
+    _participant("p1", 2, "SECONDARY", "CUSTOMER", "c2"),
+    _participant("p2", 0, "SECONDARY", "EMPLOYEE", "e2"),
+    _participant("p2", 1, "SECONDARY", "CUSTOMER", "c3"),
+    _participant("p3", 0, "SECONDARY", "EMPLOYEE", "e2"),
+    _participant("p3", 1, "PRIMARY", "EMPLOYEE", "e1"),
+    _participant("p3", 2, "PRIMARY", "CUSTOMER", "c1"),
+    _participant("p5", 0, "PRIMARY", "EMPLOYEE", "e1"),
+    _participant("p6", 0, "PRIMARY", "EMPLOYEE", "e1"),
+    _participant("p6", 1, "PRIMARY", "CUSTOMER", "c4"),
+    _participant("p8", 0, "PRIMARY", "EMPLOYEE", "e2"),
+    _participant("p8", 1, "PRIMARY", "CUSTOMER", "c3"),
+]
+
+
+def _answer(
+    appointment_id: str, index: int, answer_id: str, question: str, value: str | None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "appointment_id": appointment_id,
+        "list_index": index,
+        "id": answer_id,
+        "value": value,
+        "form__id": "f1",
+        "question__id": question,
+        "answer_type": "SUBJECT_QUESTIONNAIRE",
+        "created_at": ts("2024-03-01 09:05"),
+        "updated_at": ts("2024-03-01 09:06"),
+        **extra,
+    }
+
+
+PEXIP_ANSWERS: list[dict[str, Any]] = [
+    _answer("p1", 0, "a1", "q1", "A colleague"),
+    _answer("p1", 1, "a2", "q2", "Need a loan", answer_type="QUALIFICATION", form__id="f2"),
+    _answer("p2", 0, "a3", "q1", "A colleague"),
+    _answer("p3", 0, "a5", "q1", None),
+    _answer("p6", 0, "a6", "q1", "A colleague"),
+]
+
+PEXIP_ANSWER_OPTIONS: list[dict[str, Any]] = [
+    {"appointment_id": "p1", "answer_id": "a1", "list_index": 0, "id": "o-1"},
+    {"appointment_id": "p2", "answer_id": "a3", "list_index": 0, "id": "o-1"},
+    {"appointment_id": "p3", "answer_id": "a5", "list_index": 1, "id": "o-2"},
+    {"appointment_id": "p3", "answer_id": "a5", "list_index": 0, "id": "o-3"},
+    {"appointment_id": "p6", "answer_id": "a6", "list_index": 0, "id": "o-1"},
+]
+
+PEXIP_ANSWER_FILES: list[dict[str, Any]] = [
+    {"appointment_id": "p1", "answer_id": "a1", "list_index": 1, "id": "file-2"},
+    {"appointment_id": "p1", "answer_id": "a1", "list_index": 0, "id": "file-1"},
+]
+
+PEXIP_LOCATIONS: list[dict[str, Any]] = [
+    {
+        "appointment_id": "p1",
+        "city__value": "Gent",
+        "city__language": "nl",
+        "state__value": "Oost-Vlaanderen",
+        "state__language": "nl",
+        "street1__value": "Korenmarkt 1",
+        "street1__language": "nl",
+        "street2__value": None,
+        "street2__language": None,
+        "postal_code": "9000",
+        "country_code": "BE",
+        "formatted_address": "Korenmarkt 1, 9000 Gent",
+        "geolocation__latitude": 51.0479466,
+        "geolocation__longitude": 3.6912248,
+    },
+    {
+        "appointment_id": "p6",
+        "city__value": None,
+        "city__language": None,
+        "state__value": None,
+        "state__language": None,
+        "street1__value": "Rue Neuve 2",
+        "street1__language": "fr",
+        "postal_code": None,
+        "country_code": "BE",
+        "formatted_address": "Rue Neuve 2, Bruxelles",
+        "geolocation__latitude": 50.85,
+        "geolocation__longitude": 4.35,
+    },
+]
+
+VALOMNIA_APPOINTMENTS: list[dict[str, Any]] = [
+    {
+        "id": 1,
+        "date_created": ts("2024-03-01 13:00"),
+        "last_updated": ts("2024-03-02 13:00"),
+        "title": "Price negotiation",
+        "note": "bring samples",
+        "start_date": ts("2024-03-04 13:00"),
+        "end_date": ts("2024-03-04 13:10"),
+        "done": True,
+        "customer_id": 19,
+        "customer__id": 19,
+        "customer__reference": "BATAM",
+        "customer__name": "Magasin BATAM",
+        "appointment_category_id": 3,
+        "appointment_category__id": 3,
+        "appointment_category__reference": "phone_call",
+        "appointment_category__name": "Phone call",
+        "employee_id": 7,
+        "employee__id": 7,
+        "employee__reference": "E7",
+        "employee__name": "Eve",
+    },
+    {
+        "id": 2,
+        "date_created": ts("2024-03-04 05:00"),
+        "last_updated": ts("2024-03-12 08:00"),
+        "title": "Control merchandise",
+        "start_date": ts("2024-03-05 05:00"),
+        "end_date": ts("2024-03-05 05:00"),
+        "done": False,
+        "customer_id": 19,
+        "appointment_category_id": 5,
+        "appointment_category__id": 5,
+        "appointment_category__reference": "other",
+        "appointment_category__name": "Autre",
+        "employee_id": 8,
+    },
+    {
+        "id": 3,
+        "date_created": ts("2024-03-01 08:00"),
+        "last_updated": ts("2024-03-01 08:00"),
+        "title": "Old visit",
+        "start_date": ts("2024-03-06 08:00"),
+        "end_date": ts("2024-03-06 09:00"),
+        "done": True,
+        "customer__id": 20,
+        "customer__reference": "R20",
+        "customer__name": "Shop 20",
+        "employee_id": 10,
+        "employee__id": 9,
+        "deleted_at": ts("2024-03-09 00:00"),
+    },
+    {
+        "id": 4,
+        "date_created": ts("2024-03-10 08:00"),
+        "last_updated": ts("2024-03-10 08:00"),
+        "title": "Follow-up",
+        "start_date": ts("2024-03-11 08:00"),
+        "end_date": ts("2024-03-11 09:00"),
+        "done": False,
+        "customer_id": 19,
+        "customer__id": 19,
+        "customer__reference": "BATAM",
+        "customer__name": "BATAM Store",
+        "appointment_category__name": "Visit",
+        "employee_id": 7,
+        "employee__id": 7,
+    },
+]
+
+VALOMNIA_CONTACTS: list[dict[str, Any]] = [
+    {
+        "appointment_id": 1,
+        "list_index": 0,
+        "id": 100,
+        "first_name": "Ann",
+        "last_name": "Smith",
+        "email": "ann@example.com",
+        "phone": "+32 9 000 00 00",
+        "mobile": "+32 470 00 00 00",
+        "customer_reference": "BATAM",
+    },
+    {"appointment_id": 1, "list_index": 1, "id": 101, "first_name": "Bob"},
+    {"appointment_id": 3, "list_index": 0, "id": 102, "last_name": "Gone"},
+]
+
+SCENARIO: dict[tuple[str, str], list[dict[str, Any]]] = {
+    (PEXIP, "appointments"): PEXIP_APPOINTMENTS,
+    (PEXIP, "appointments__appointment_participants"): PEXIP_PARTICIPANTS,
+    (PEXIP, "appointments__answers"): PEXIP_ANSWERS,
+    (PEXIP, "appointments__answers__selected_answer_options"): PEXIP_ANSWER_OPTIONS,
+    (PEXIP, "appointments__answers__files"): PEXIP_ANSWER_FILES,
+    (PEXIP, "appointments__location"): PEXIP_LOCATIONS,
+    (VALOMNIA, "appointments"): VALOMNIA_APPOINTMENTS,
+    (VALOMNIA, "appointments__contacts"): VALOMNIA_CONTACTS,
+}
+
+
+def load_scenario(client: SqlClientBase[Any], datasets: Iterable[str] = (PEXIP, VALOMNIA)) -> None:
+    """Create the raw tables of `datasets` and fill them with the scenario's rows."""
+    wanted = tuple(datasets)
+    create_raw_tables(client, wanted)
+    for (dataset, table), rows in SCENARIO.items():
+        if dataset in wanted:
+            insert(client, dataset, table, rows)

@@ -1,0 +1,320 @@
+"""Pexip Engage source end to end: simulator over HTTP → dlt → a real DuckDB file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+
+from pipelines.simulator import Simulator
+from pipelines.sync import make_pipeline, run_source
+from tests.conftest import configure_pexip
+from tests.utils import assert_ok, rows, scalar, table_counts
+
+DATASET = "pexip_engage"
+
+
+def expected_counts(sim: Simulator) -> dict[str, int]:
+    """Row counts each raw table must have, computed from the simulator's own records."""
+    records = list(sim.pexip.records())
+    answers = [a for r in records for a in r["answers"]]
+    return {
+        "appointments": len(records),
+        "appointments__appointment_participants": sum(
+            len(r["appointmentParticipants"]) for r in records
+        ),
+        "appointments__answers": len(answers),
+        "appointments__answers__selected_answer_options": sum(
+            len(a["selectedAnswerOptions"] or []) for a in answers
+        ),
+        "appointments__answers__files": sum(len(a["files"] or []) for a in answers),
+        "appointments__location": sum(1 for r in records if r["location"] is not None),
+    }
+
+
+def raw_counts(warehouse: Path) -> dict[str, int]:
+    counts = table_counts(warehouse, DATASET)
+    return {t: n for t, n in counts.items() if not t.startswith("_")}
+
+
+def sync() -> Any:
+    return assert_ok(run_source(DATASET))
+
+
+def test_first_sync_lands_every_appointment_and_child_row(pexip: Simulator, warehouse: Path):
+    result = sync()
+
+    assert raw_counts(warehouse) == expected_counts(pexip)
+    assert result.rows["appointments"] == pexip.pexip.count()
+    ids = [r[0] for r in rows(warehouse, f"select id from {DATASET}.appointments order by id")]
+    assert ids == sorted(pexip.pexip.ids())
+
+
+def test_loaded_values_match_the_api_exactly(pexip: Simulator, warehouse: Path):
+    sync()
+    record = next(r for r in pexip.pexip.records() if r["location"] and r["answers"])
+    got = rows(
+        warehouse,
+        f"""select status, meeting_type, office__id, subject__id, hybrid, trailing_buffer_time,
+                   strftime(updated_at, '%Y-%m-%dT%H:%M:%S.%g') || 'Z'
+            from {DATASET}.appointments where id = ?""",
+        record["id"],
+    )[0]
+    assert got == (
+        record["status"],
+        record["meetingType"],
+        record["office"]["id"],
+        record["subject"]["id"],
+        record["hybrid"],
+        record["trailingBufferTime"],
+        record["updatedAt"],
+    )
+    location = rows(
+        warehouse,
+        f"""select city__value, postal_code, country_code, geolocation__latitude
+            from {DATASET}.appointments__location where appointment_id = ?""",
+        record["id"],
+    )
+    loc = record["location"]
+    assert location == [
+        (
+            loc["city"]["value"] if loc["city"] else None,
+            loc["postalCode"],
+            loc["countryCode"],
+            loc["geolocation"]["latitude"],
+        )
+    ]
+    answer_ids = rows(
+        warehouse,
+        f"""select id from {DATASET}.appointments__answers
+            where appointment_id = ? order by list_index""",
+        record["id"],
+    )
+    assert [r[0] for r in answer_ids] == [a["id"] for a in record["answers"]]
+
+
+def test_second_sync_over_unchanged_data_writes_nothing(pexip: Simulator, warehouse: Path):
+    sync()
+    before = raw_counts(warehouse)
+
+    second = sync()
+
+    assert second.rows.get("appointments", 0) == 0
+    assert raw_counts(warehouse) == before
+
+
+def test_second_sync_with_lag_writes_nothing_either(
+    pexip: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+):
+    configure_pexip(pexip, monkeypatch, lag_seconds=3600)
+    sync()
+
+    second = sync()
+
+    assert second.rows.get("appointments", 0) == 0
+    assert raw_counts(warehouse) == expected_counts(pexip)
+
+
+def test_one_percent_updated_writes_exactly_those_rows(pexip: Simulator, warehouse: Path):
+    sync()
+    first_load = scalar(warehouse, f"select max(_dlt_load_id) from {DATASET}.appointments")
+    changed = pexip.pexip.ids()[::100][:3]
+    pexip.pexip.update(changed)
+
+    second = sync()
+
+    assert second.rows["appointments"] == len(changed)
+    reloaded = rows(
+        warehouse,
+        f"select id from {DATASET}.appointments where _dlt_load_id > ? order by id",
+        first_load,
+    )
+    assert [r[0] for r in reloaded] == sorted(changed)
+    assert raw_counts(warehouse) == expected_counts(pexip)
+    dupes = scalar(
+        warehouse,
+        f"""select count(*) from (select appointment_id, list_index, count(*) n
+            from {DATASET}.appointments__answers group by all having n > 1)""",
+    )
+    assert dupes == 0
+
+
+def test_emptied_answers_and_participants_leave_no_child_rows(pexip: Simulator, warehouse: Path):
+    sync()
+    target = next(r for r in pexip.pexip.records() if r["answers"] and r["location"])
+    pexip.pexip.update([target["id"]], answers=[], appointmentParticipants=[], location=None)
+
+    result = sync()
+
+    assert result.stale_child_rows_removed > 0
+    for table in (
+        "appointments__answers",
+        "appointments__answers__selected_answer_options",
+        "appointments__answers__files",
+        "appointments__appointment_participants",
+        "appointments__location",
+    ):
+        left = scalar(
+            warehouse,
+            f"select count(*) from {DATASET}.{table} where appointment_id = ?",
+            target["id"],
+        )
+        assert left == 0, table
+    assert raw_counts(warehouse) == expected_counts(pexip)
+
+
+@pytest.mark.parametrize("lag", [0, 600], ids=["no-lag", "lag-600s"])
+def test_rows_sharing_the_boundary_timestamp_are_neither_lost_nor_duplicated(
+    pexip: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch, lag: int
+):
+    configure_pexip(pexip, monkeypatch, lag_seconds=lag)
+    ids = pexip.pexip.ids()
+    first_batch, second_batch = ids[:4], ids[10:14]
+    pexip.pexip.update(first_batch)
+    sync()
+
+    pexip.pexip.update(second_batch)  # same clock value: ties with the stored cursor
+    result = sync()
+
+    assert result.rows["appointments"] == len(second_batch)
+    assert raw_counts(warehouse) == expected_counts(pexip)
+    assert scalar(warehouse, f"select count(distinct id) = count(*) from {DATASET}.appointments")
+
+
+def test_appointments_created_and_deleted_while_paging_are_not_missed(
+    pexip: Simulator, warehouse: Path
+):
+    removed = pexip.pexip.ids()[:3]
+
+    def mutate() -> None:
+        pexip.pexip.insert(5)
+        pexip.pexip.delete(removed)
+
+    pexip.after_request("pexip", 3, mutate)
+
+    sync()
+
+    current = set(pexip.pexip.ids())
+    loaded = {r[0] for r in rows(warehouse, f"select id from {DATASET}.appointments")}
+    assert current <= loaded  # nothing the API still has was missed
+    assert loaded - current <= set(removed)
+
+
+def test_drift_that_never_settles_fails_without_moving_the_cursor(
+    pexip: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+):
+    configure_pexip(pexip, monkeypatch, max_repair_passes=2)
+    sync()
+    state_before = _cursor_state()
+    pexip.pexip.update(pexip.pexip.ids()[:2])
+    for k in range(1, 200):
+        pexip.after_request("pexip", k, lambda: pexip.pexip.insert(1))
+
+    result = run_source(DATASET)
+
+    assert not result.ok
+    assert "kept changing" in (result.error or "")
+    assert _cursor_state() == state_before
+    updated = scalar(
+        warehouse,
+        f"select count(*) from {DATASET}.appointments where _dlt_load_id > "
+        f"(select min(_dlt_load_id) from {DATASET}.appointments)",
+    )
+    assert updated == 0
+
+
+def _cursor_state() -> Any:
+    pipeline = dlt.attach(pipeline_name=DATASET)
+    resources = pipeline.state["sources"][DATASET]["resources"]
+    return resources["appointments"]["incremental"]["updatedAt"]["last_value"]
+
+
+def test_hard_deleted_appointments_are_marked_not_removed(pexip: Simulator, warehouse: Path):
+    sync()
+    gone = pexip.pexip.ids()[5:8]
+    pexip.pexip.delete(gone)
+
+    result = sync()
+
+    assert result.marked_deleted == len(gone)
+    marked = rows(
+        warehouse,
+        f"select id from {DATASET}.appointments where deleted_at is not null order by id",
+    )
+    assert [r[0] for r in marked] == sorted(gone)
+    assert scalar(warehouse, f"select count(*) from {DATASET}.appointments") == (
+        pexip.pexip.count() + len(gone)
+    )
+
+
+def test_windowed_or_filtered_runs_infer_no_deletions(
+    pexip: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+):
+    sync()
+    configure_pexip(pexip, monkeypatch, filters='{"status": ["ACCEPTED"]}')
+
+    result = sync()
+
+    assert result.marked_deleted == 0
+    assert (
+        scalar(
+            warehouse, f"select count(*) from {DATASET}.appointments where deleted_at is not null"
+        )
+        == 0
+    )
+    queries = [e["query"] for e in pexip.request_log("pexip")]
+    assert any("status%5B%5D=ACCEPTED" in q or "status[]=ACCEPTED" in q for q in queries)
+
+
+def test_malformed_records_are_quarantined_and_the_rest_of_the_page_loads(
+    pexip: Simulator, warehouse: Path
+):
+    ids = pexip.pexip.ids()
+    pexip.pexip.update([ids[1]], drop=("id",))
+    pexip.pexip.update([ids[2]], updatedAt="not-a-date")
+    pexip.pexip.update([ids[3]], start="31/02/2026")
+
+    sync()
+
+    quarantined = rows(
+        warehouse, f"select record_id, reason, raw_json from {DATASET}._quarantine order by 1"
+    )
+    assert len(quarantined) == 3
+    reasons = {r[0]: r[1] for r in quarantined}
+    assert reasons[None] == "missing id"
+    assert "unparsable date" in reasons[ids[3]] and "start" in reasons[ids[3]]
+    assert scalar(warehouse, f"select count(*) from {DATASET}.appointments") == (
+        pexip.pexip.count() - 3
+    )
+
+
+def test_new_fields_and_unknown_enum_values_load(pexip: Simulator, warehouse: Path):
+    target = pexip.pexip.ids()[0]
+    pexip.pexip.update([target], status="RESCHEDULED_BY_AI", channelScore=7)
+
+    sync()
+
+    got = rows(
+        warehouse, f"select status, channel_score from {DATASET}.appointments where id = ?", target
+    )
+    assert got == [("RESCHEDULED_BY_AI", "7")]
+
+
+def test_killed_after_extraction_then_rerun_matches_an_uninterrupted_run(
+    pexip: Simulator, warehouse: Path
+):
+    from pipelines.pexip_engage import pexip_engage
+
+    sync()
+    pexip.pexip.update(pexip.pexip.ids()[:5], answers=[])
+    pexip.pexip.insert(3)
+    pipeline = make_pipeline(DATASET)
+    pipeline.extract(pexip_engage())  # the process "dies" here: extracted, never loaded
+    assert pipeline.has_pending_data
+
+    sync()
+
+    assert raw_counts(warehouse) == expected_counts(pexip)
+    assert scalar(warehouse, f"select count(distinct id) = count(*) from {DATASET}.appointments")
