@@ -30,7 +30,7 @@ import sqlglot
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.sql_client import SqlClientBase
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
+from sqlglot.errors import ErrorLevel, SqlglotError
 
 SQL_DIR: Path = Path(__file__).resolve().parent.parent / "sql"
 """The repository's `sql/` folder: one sub-folder per schema, plus `audits/`."""
@@ -234,14 +234,14 @@ def build_models(
         )
         view = _view_table(client, model.schema, model.name)
         create = exp.Create(this=view, kind="VIEW", replace=True, expression=query)
-        statements.append((model, create.sql(dialect=dialect, pretty=True)))
+        statements.append((model, _generate(create, dialect, model.path, sql_dir)))
         if model.description and dialect in _VIEW_COMMENT_DIALECTS:
             comment = exp.Comment(
                 this=view.copy(),
                 kind="VIEW",
                 expression=exp.Literal.string(_summary(model.description)),
             )
-            statements.append((model, comment.sql(dialect=dialect)))
+            statements.append((model, _generate(comment, dialect, model.path, sql_dir)))
 
     # the database's error is raised through the transaction (which rolls back) and only then
     # wrapped: dlt's transaction context re-raises what it catches as a database error
@@ -278,9 +278,17 @@ def run_audits(
     model_schemas = _model_schemas(sql_dir)
     audits = discover_audits(sql_dir)
     existing = _existing_sources(client, {source for audit in audits for source in audit.sources})
+    built = _existing_sources(client, {model for audit in audits for model in audit.depends_on})
     dialect = _dialect(client)
     results = []
     for audit in audits:
+        unbuilt = [model for model in audit.depends_on if model not in built]
+        if unbuilt:
+            raise ModelError(
+                f"{_relative(audit.path, sql_dir)}: reads {', '.join(unbuilt)}, which is not"
+                " built in this warehouse (run `apptsync models` first)",
+                [audit.path],
+            )
         query = _resolve(
             _parse(audit.path, audit.sql, sql_dir, model_schemas, None).expression,
             client,
@@ -288,18 +296,18 @@ def run_audits(
             existing,
         )
         rows = query.subquery("audit_rows")
-        count_sql = exp.select(exp.Count(this=exp.Star())).from_(rows).sql(dialect=dialect)
-        sample_sql = (
-            exp.select(exp.Star()).from_(rows.copy()).limit(sample_size).sql(dialect=dialect)
-        )
+        count = exp.select(exp.Count(this=exp.Star())).from_(rows)
+        sample = exp.select(exp.Star()).from_(rows.copy()).limit(sample_size)
+        count_sql = _generate(count, dialect, audit.path, sql_dir)
+        sample_sql = _generate(sample, dialect, audit.path, sql_dir)
         try:
             failing_count = int(client.execute_sql(count_sql)[0][0])
             columns: list[str] = []
-            sample: list[tuple[Any, ...]] = []
+            sample_rows: list[tuple[Any, ...]] = []
             if failing_count:
                 with client.execute_query(sample_sql) as cursor:
                     columns = [column[0] for column in cursor.description]
-                    sample = [tuple(row) for row in cursor.fetchall()]
+                    sample_rows = [tuple(row) for row in cursor.fetchall()]
         except Exception as ex:
             raise ModelError(
                 f"{_relative(audit.path, sql_dir)}: {_database_message(ex)}", [audit.path]
@@ -310,7 +318,7 @@ def run_audits(
                 path=audit.path,
                 failing_count=failing_count,
                 columns=columns,
-                sample_rows=sample,
+                sample_rows=sample_rows,
                 description=audit.description,
             )
         )
@@ -378,16 +386,16 @@ def _model_paths(sql_dir: Path) -> list[Path]:
 
 
 def _model_schemas(sql_dir: Path) -> frozenset[str]:
-    """The schemas that hold models: every sub-folder of `sql_dir` except the audits."""
-    return (
-        frozenset(
-            path.name.lower()
-            for path in sql_dir.iterdir()
-            if path.is_dir() and path.name.lower() != AUDITS_DIR and not path.name.startswith(".")
-        )
+    """The schemas that hold models: the three layers, whether or not their folder exists
+    (a reference into them is always a reference to a model), and any other sub-folder of
+    `sql_dir` except the audits."""
+    folders = (
+        {path.name.lower() for path in sql_dir.iterdir() if path.is_dir()}
         if sql_dir.is_dir()
-        else frozenset()
+        else set()
     )
+    folders = {name for name in folders if name != AUDITS_DIR and not name.startswith(".")}
+    return frozenset(folders | set(LAYERS))
 
 
 def _qualified(schema: str, name: str) -> str:
@@ -504,6 +512,18 @@ def _relative(path: Path, sql_dir: Path) -> str:
         return str(path)
 
 
+def _generate(expression: exp.Expression, dialect: str, path: Path, sql_dir: Path) -> str:
+    """SQL text in the destination's dialect; a construct sqlglot cannot carry over to that
+    dialect is an error naming the file, rather than a silently different query."""
+    try:
+        return expression.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
+    except SqlglotError as ex:
+        raise ModelError(
+            f"{_relative(path, sql_dir)}: cannot be written in the {dialect} dialect: {ex}",
+            [path],
+        ) from ex
+
+
 def _dialect(client: SqlClientBase[Any]) -> str:
     return client.capabilities.sqlglot_dialect or SOURCE_DIALECT
 
@@ -520,7 +540,7 @@ def _view_table(client: SqlClientBase[Any], schema: str, name: str) -> exp.Table
 
 
 def _existing_sources(client: SqlClientBase[Any], sources: Iterable[str]) -> set[str]:
-    """The raw tables (`schema.table`) among `sources` that exist in the warehouse.
+    """The tables or views (`schema.name`) among `sources` that exist in the warehouse.
 
     Probing each table lets dlt translate the destination's "no such table" error into
     `DatabaseUndefinedRelation`, which keeps this destination-neutral.

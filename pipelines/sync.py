@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigValueCannotBeCoercedException,
+)
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.arrow_resource import PARENT_TABLE, SCAN_TABLE, VERSION_COLUMN
+from pipelines.config import ConfigError, env_name
+from pipelines.http import ApiError, redactor
+from pipelines.pexip_engage.helpers import DriftError
 
 logger = logging.getLogger("apptsync.sync")
 
@@ -104,22 +111,45 @@ def run_source(
         result.stale_child_rows_removed, result.marked_deleted = finish_load(pipeline, source)
     except Exception as exc:  # one source failing must not stop the other
         logger.error("sync of %s failed: %s", source, exc)
-        result = SyncResult(source, False, 0.0, error=_describe(exc))
+        result = SyncResult(
+            source, False, 0.0, error=redactor.redact(describe_failure(source, exc))
+        )
     result.seconds = time.monotonic() - started
     return result
 
 
-def _describe(exc: BaseException) -> str:
-    """The innermost useful message: dlt wraps step failures several times."""
-    messages = []
-    seen: BaseException | None = exc
-    while seen is not None:
-        text = str(seen).strip().splitlines()[0] if str(seen).strip() else type(seen).__name__
-        messages.append(f"{type(seen).__name__}: {text}")
-        seen = seen.__cause__ or seen.__context__
-        if seen is not None and seen in (exc,):
-            break
-    return messages[-1] if len(messages) > 1 else messages[0]
+def describe_failure(source: str, exc: BaseException) -> str:
+    """One line an operator can act on. dlt wraps step failures several times, so look
+    through the chain for the error that explains it."""
+    chain = list(_chain(exc))
+    for error in chain:
+        if isinstance(error, ConfigFieldMissingException):
+            keys = ", ".join(f"sources.{source}.{f}" for f in error.fields)
+            envs = ", ".join(env_name(f"sources.{source}.{f}") for f in error.fields)
+            return f"missing config key {keys} (set it in .dlt/ or the environment: {envs})"
+        if isinstance(error, ConfigValueCannotBeCoercedException):
+            key = f"sources.{source}.{error.field_name}"
+            hint = getattr(error.hint, "__name__", str(error.hint))
+            return str(ConfigError(key, f"must be of type {hint}"))
+        if isinstance(error, (ConfigError, ApiError, DriftError)):
+            return f"{type(error).__name__}: {error}"
+    innermost = chain[-1]
+    text = str(innermost).strip()
+    return f"{type(innermost).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif not current.__suppress_context__:
+            current = current.__context__
+        else:
+            current = None
 
 
 def _row_counts(pipeline: Pipeline) -> dict[str, int]:

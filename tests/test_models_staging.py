@@ -8,9 +8,13 @@ from typing import Any
 
 import pytest
 from dlt.destinations.sql_client import SqlClientBase
-from model_fixtures import RAW_TABLES, load_scenario, query, ts, typed_columns
 
 from pipelines.models import build_models, open_sql_client
+
+try:  # the suite imports its helpers as `tests.<module>`; plain `pytest` may not
+    from tests.model_fixtures import RAW_TABLES, load_scenario, query, ts, typed_columns
+except ModuleNotFoundError:
+    from model_fixtures import RAW_TABLES, load_scenario, query, ts, typed_columns
 
 TZ = "TIMESTAMP WITH TIME ZONE"
 

@@ -87,23 +87,20 @@ class App:
             return Route(api, lambda r: json_response(405, {"error": "method_not_allowed"}))
         return Route(api, handler)
 
-    def respond(self, route: Route, request: Request, k: int = 0, admitted: bool = True) -> Response:
-        """The full answer: faults and hooks for appointments requests, headers, the log.
+    def respond(
+        self, route: Route, request: Request, k: int = 0, admitted: bool = True
+    ) -> Response:
+        """The full answer: faults, the log and hooks for appointments requests, headers.
 
         `k` numbers an appointments request and `admitted` says whether it fit under the
         concurrency limit (both come from `Traffic.arrive`, which the server calls so that
         the request counts as in flight until its bytes are written).
         """
         api = route.api
-        if route.appointments and api is not None:
-            response = self._appointments(api, route.handler, request, admitted)
-            self.traffic[api].fire(k)
-        else:
+        if not route.appointments or api is None:
             response = route.handler(request)
-        if api == "pexip":
-            correlation = request.header("X-Correlation-Id") or str(uuid.uuid4())
-            response.headers.append(("X-Correlation-Id", correlation))
-        if api is not None:
+        else:
+            response = self._appointments(api, route.handler, request, admitted)
             self.traffic[api].record(
                 {
                     "method": request.method,
@@ -113,6 +110,10 @@ class App:
                     "headers": dict(request.headers.items()),
                 }
             )
+            self.traffic[api].fire(k)
+        if api == "pexip":
+            correlation = request.header("X-Correlation-Id") or str(uuid.uuid4())
+            response.headers.append(("X-Correlation-Id", correlation))
         return response
 
     def _appointments(
@@ -134,7 +135,9 @@ class App:
         if injected.kind == "malformed":
             # A NUL byte is invalid JSON everywhere, inside a string or between tokens.
             middle = len(response.body) // 2
-            response.body = response.body[:middle] + b"\x00<!-- upstream -->" + response.body[middle:]
+            response.body = (
+                response.body[:middle] + b"\x00<!-- upstream -->" + response.body[middle:]
+            )
         else:
             response.fault = "truncated"
         return response

@@ -14,9 +14,11 @@ import time
 import unicodedata
 from array import array
 from bisect import bisect
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from random import Random
-from typing import Any
+from typing import Any, TypeVar
 
 from . import vocab
 
@@ -31,19 +33,39 @@ INITIAL_CLOCK_MS = calendar.timegm((2026, 3, 1, 10, 0, 0)) * SECOND_MS
 BASE_SPAN_MS = 730 * DAY_MS
 
 Record = dict[str, Any]
+T = TypeVar("T")
+
+
+_DAY_PREFIXES: dict[int, str] = {}
 
 
 def iso_ms(ms: int) -> str:
-    """Pexip's timestamp style: UTC with milliseconds, e.g. 2026-03-01T10:00:00.000Z."""
-    seconds, millis = divmod(ms, SECOND_MS)
-    t = time.gmtime(seconds)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (t[0], t[1], t[2], t[3], t[4], t[5], millis)
+    """Pexip's timestamp style: UTC with milliseconds, e.g. 2026-03-01T10:00:00.000Z.
+
+    Hot path (several calls per record), so the date part is cached per day.
+    """
+    day, rest = divmod(ms, DAY_MS)
+    prefix = _DAY_PREFIXES.get(day)
+    if prefix is None:
+        t = time.gmtime(day * 86_400)
+        prefix = f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}T"
+        if len(_DAY_PREFIXES) < 100_000:
+            _DAY_PREFIXES[day] = prefix
+    seconds, millis = divmod(rest, SECOND_MS)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{prefix}{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
 def iso_s(seconds: int) -> str:
     """Valomnia's timestamp style: UTC whole seconds, e.g. 2026-03-01T10:00:00Z."""
-    t = time.gmtime(seconds)
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (t[0], t[1], t[2], t[3], t[4], t[5])
+    day, rest = divmod(seconds, 86_400)
+    prefix = _DAY_PREFIXES.get(day)
+    if prefix is None:
+        prefix = iso_ms(day * DAY_MS)[:11]
+    minutes, second = divmod(rest, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{prefix}{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
 def ms_to_datetime(ms: int) -> datetime:
@@ -140,6 +162,21 @@ _MEETING_TYPES = _weighted(vocab.PEXIP_MEETING_TYPES)
 _FORM_BY_ANSWER_TYPE = dict(zip(vocab.PEXIP_ANSWER_TYPES, vocab.PEXIP_FORMS, strict=False))
 
 
+def _choice(r: Random, values: Sequence[T]) -> T:
+    """Random.choice without its overhead (this is the generators' hot path)."""
+    return values[int(r.random() * len(values))]
+
+
+def _below(r: Random, n: int) -> int:
+    """Random.randrange(n) at a fraction of its cost (precision is irrelevant here)."""
+    return int(r.random() * n)
+
+
+def _between(r: Random, low: int, high: int) -> int:
+    """Random.randrange(low, high), cheaply."""
+    return low + int(r.random() * (high - low))
+
+
 def _pick(r: Random, weighted: tuple[tuple[str, ...], list[int], int]) -> str:
     values, cumulative, total = weighted
     return values[bisect(cumulative, r.random() * total)]
@@ -179,7 +216,9 @@ class PexipGenerator:
         self._enterprise = enterprise
         self.ids = PexipIds(Random(salt))
         self._office_locations = [
-            self._address(Random(salt ^ (office + 1)), vocab.PEXIP_LOCALES[office % len(vocab.PEXIP_LOCALES)])
+            self._address(
+                Random(salt ^ (office + 1)), vocab.PEXIP_LOCALES[office % len(vocab.PEXIP_LOCALES)]
+            )
             for office in range(len(vocab.PEXIP_OFFICES))
         ]
 
@@ -194,11 +233,11 @@ class PexipGenerator:
         if fresh or r.random() < 0.3:
             created_ms = updated_ms
         else:
-            created_ms = updated_ms - r.randrange(MINUTE_MS, 40 * DAY_MS)
+            created_ms = updated_ms - _between(r, MINUTE_MS, 40 * DAY_MS)
         start, end = self._times(r, status, created_ms, updated_ms)
-        office = r.randrange(len(vocab.PEXIP_OFFICES))
-        employee = vocab.PEXIP_EMPLOYEES[r.randrange(len(vocab.PEXIP_EMPLOYEES))]
-        customer = str(vocab.PEXIP_CUSTOMER_ID_BASE + r.randrange(self._customers))
+        office = _below(r, len(vocab.PEXIP_OFFICES))
+        employee = vocab.PEXIP_EMPLOYEES[_below(r, len(vocab.PEXIP_EMPLOYEES))]
+        customer = str(vocab.PEXIP_CUSTOMER_ID_BASE + _below(r, self._customers))
         created_by_type, created_by, created_from = self._actor(r, employee, customer)
         if created_ms == updated_ms:
             updated_by_type, updated_by, updated_from = created_by_type, created_by, created_from
@@ -209,24 +248,26 @@ class PexipGenerator:
             "externalId": None if r.random() < 0.35 else f"CRM-{r.getrandbits(32):08X}",
             "start": start,
             "end": end,
-            "subject": {"id": vocab.PEXIP_SUBJECTS[r.randrange(len(vocab.PEXIP_SUBJECTS))]},
+            "subject": {"id": vocab.PEXIP_SUBJECTS[_below(r, len(vocab.PEXIP_SUBJECTS))]},
             "office": {"id": vocab.PEXIP_OFFICES[office]},
             "appointmentParticipants": self._participants(r, meeting_type, employee, customer),
             "answers": self._answers(r, index, created_ms, updated_ms),
-            "callbackRequest": _maybe_id(r, 0.15, lambda: str(600_000 + r.randrange(90_000))),
-            "listing": _maybe_id(r, 0.15, lambda: r.choice(vocab.PEXIP_LISTINGS)),
-            "leadSegment": _maybe_id(r, 0.4, lambda: r.choice(vocab.PEXIP_LEAD_SEGMENTS)),
-            "meetingRoom": _maybe_id(
-                r,
-                0.5 if meeting_type == "OFFICE" else 0.0,
-                lambda: r.choice(vocab.PEXIP_MEETING_ROOMS),
-            ),
+            "callbackRequest": {"id": str(600_000 + _below(r, 90_000))}
+            if r.random() < 0.15
+            else None,
+            "listing": {"id": _choice(r, vocab.PEXIP_LISTINGS)} if r.random() < 0.15 else None,
+            "leadSegment": {"id": _choice(r, vocab.PEXIP_LEAD_SEGMENTS)}
+            if r.random() < 0.4
+            else None,
+            "meetingRoom": {"id": _choice(r, vocab.PEXIP_MEETING_ROOMS)}
+            if meeting_type == "OFFICE" and r.random() < 0.5
+            else None,
             "meetingType": meeting_type,
             "status": status,
             "hybrid": meeting_type == "OFFICE" and r.random() < 0.15,
-            "trailingBufferTime": r.choice(vocab.PEXIP_TRAILING_BUFFERS),
-            "internalNotes": r.choice(vocab.PEXIP_INTERNAL_NOTES) if r.random() < 0.4 else None,
-            "messageForCustomer": r.choice(vocab.PEXIP_MESSAGES) if r.random() < 0.3 else None,
+            "trailingBufferTime": _choice(r, vocab.PEXIP_TRAILING_BUFFERS),
+            "internalNotes": _choice(r, vocab.PEXIP_INTERNAL_NOTES) if r.random() < 0.4 else None,
+            "messageForCustomer": _choice(r, vocab.PEXIP_MESSAGES) if r.random() < 0.3 else None,
             "createdAt": iso_ms(created_ms),
             "createdBy": created_by,
             "createdByType": created_by_type,
@@ -245,11 +286,11 @@ class PexipGenerator:
         if status == "INCOMING_REQUEST" and r.random() < 0.5:
             return None, None
         if status in ("COMPLETED", "NO_SHOW"):
-            start = updated_ms - r.randrange(HOUR_MS, 5 * DAY_MS)
+            start = updated_ms - _between(r, HOUR_MS, 5 * DAY_MS)
         else:
-            start = created_ms + r.randrange(HOUR_MS, 45 * DAY_MS)
+            start = created_ms + _between(r, HOUR_MS, 45 * DAY_MS)
         start -= start % (15 * MINUTE_MS)
-        end = start + r.choice(vocab.PEXIP_DURATIONS_MIN) * MINUTE_MS
+        end = start + _choice(r, vocab.PEXIP_DURATIONS_MIN) * MINUTE_MS
         return iso_ms(start), None if r.random() < 0.01 else iso_ms(end)
 
     @staticmethod
@@ -286,10 +327,10 @@ class PexipGenerator:
             customer_row["participant"]["externalId"] = f"C-{r.getrandbits(24):06d}"
         people.append(customer_row)
         if r.random() < 0.25:
-            colleague = vocab.PEXIP_EMPLOYEES[r.randrange(len(vocab.PEXIP_EMPLOYEES))]
+            colleague = vocab.PEXIP_EMPLOYEES[_below(r, len(vocab.PEXIP_EMPLOYEES))]
             people.append(participant("SECONDARY", "EMPLOYEE", colleague))
         if r.random() < 0.1:
-            partner = str(vocab.PEXIP_CUSTOMER_ID_BASE + r.randrange(self._customers))
+            partner = str(vocab.PEXIP_CUSTOMER_ID_BASE + _below(r, self._customers))
             people.append(participant("SECONDARY", "CUSTOMER", partner))
         if r.random() < 0.2:
             people.reverse()
@@ -298,8 +339,8 @@ class PexipGenerator:
     @staticmethod
     def _answers(r: Random, index: int, created_ms: int, updated_ms: int) -> list[Record]:
         answers: list[Record] = []
-        for position in range(r.choice((0, 0, 0, 1, 1, 2, 2, 3, 4, 5, 6))):
-            question = r.choice(vocab.PEXIP_QUESTIONS)
+        for position in range(_choice(r, (0, 0, 0, 1, 1, 2, 2, 3, 4, 5, 6))):
+            question = _choice(r, vocab.PEXIP_QUESTIONS)
             answer_created = created_ms + int(r.random() * (updated_ms - created_ms))
             answer_updated = answer_created
             if r.random() < 0.3:
@@ -308,16 +349,16 @@ class PexipGenerator:
             options: list[Record] | None = None
             files: list[Record] | None = None
             if question.kind == "text":
-                value = r.choice(question.values)
+                value = _choice(r, question.values)
             elif question.kind == "choice":
-                options = [{"id": r.choice(question.options)}]
+                options = [{"id": _choice(r, question.options)}]
             elif question.kind == "multi":
-                picked = r.sample(question.options, r.randint(0, 3))
+                picked = r.sample(question.options, _below(r, 4))
                 options = [{"id": option} for option in picked]
             else:
                 files = [
                     {"id": str(9_000_000_000 + index * 16 + position * 2 + k)}
-                    for k in range(r.randint(0, 2))
+                    for k in range(_below(r, 3))
                 ]
             answers.append(
                 {
@@ -339,19 +380,19 @@ class PexipGenerator:
             return None
         if meeting_type == "OFFICE":
             return self._office_locations[office]
-        return self._address(r, r.choice(vocab.PEXIP_LOCALES))
+        return self._address(r, _choice(r, vocab.PEXIP_LOCALES))
 
     @staticmethod
     def _address(r: Random, locale: vocab.Locale) -> Record:
-        city = r.choice(locale.cities)
+        city = _choice(r, locale.cities)
         language = locale.language
 
         def text(value: str, null_rate: float) -> Record | None:
             return None if r.random() < null_rate else {"language": language, "value": value}
 
-        street = f"{r.choice(locale.streets)} {r.randint(1, 240)}"
-        street2 = r.choice(locale.street2) if r.random() < 0.2 else None
-        postal = None if r.random() < 0.1 else f"{city.postal}{r.randint(100, 999)}"
+        street = f"{_choice(r, locale.streets)} {_between(r, 1, 241)}"
+        street2 = _choice(r, locale.street2) if r.random() < 0.2 else None
+        postal = None if r.random() < 0.1 else f"{city.postal}{_between(r, 100, 1000)}"
         parts = (street, street2, postal, city.name, locale.country)
         return {
             "city": text(city.name, 0.05),
@@ -362,14 +403,10 @@ class PexipGenerator:
             "countryCode": locale.country,
             "formattedAddress": ", ".join(part for part in parts if part),
             "geolocation": {
-                "latitude": round(city.latitude + r.uniform(-0.05, 0.05), 7),
-                "longitude": round(city.longitude + r.uniform(-0.05, 0.05), 7),
+                "latitude": round(city.latitude + (r.random() - 0.5) / 10, 7),
+                "longitude": round(city.longitude + (r.random() - 0.5) / 10, 7),
             },
         }
-
-
-def _maybe_id(r: Random, rate: float, make: Any) -> Record | None:
-    return {"id": make()} if r.random() < rate else None
 
 
 def _ascii(value: str) -> str:
@@ -393,23 +430,23 @@ class ValomniaGenerator:
         if fresh or r.random() < 0.4:
             created = updated_s
         else:
-            created = updated_s - r.randrange(60, 30 * 86_400)
-        start = created if r.random() < 0.05 else created + r.randrange(0, 45 * 86_400)
+            created = updated_s - _between(r, 60, 30 * 86_400)
+        start = created if r.random() < 0.05 else created + _between(r, 0, 45 * 86_400)
         start += -start % 300  # round up to 5 minutes: never before dateCreated
-        end = start + r.choice((0, 900, 1800, 3600, 3600, 5400, 7200))
-        customer_id = None if r.random() < 0.12 else 1 + r.randrange(self._customers)
-        category = None if r.random() < 0.1 else r.choice(vocab.VALOMNIA_CATEGORIES)
-        employee_id = 1 + r.randrange(vocab.VALOMNIA_EMPLOYEE_COUNT)
+        end = start + _choice(r, (0, 900, 1800, 3600, 3600, 5400, 7200))
+        customer_id = None if r.random() < 0.12 else 1 + _below(r, self._customers)
+        category = None if r.random() < 0.1 else _choice(r, vocab.VALOMNIA_CATEGORIES)
+        employee_id = 1 + _below(r, vocab.VALOMNIA_EMPLOYEE_COUNT)
         contacts: list[Record] = []
         if customer_id is not None and r.random() < 0.6:
-            picks = sorted(r.sample(range(4), r.randint(1, 3)))
+            picks = sorted(r.sample(range(4), _between(r, 1, 4)))
             contacts = [self.contact(customer_id, slot) for slot in picks]
         return {
             "id": index + 1,
             "dateCreated": iso_s(created),
             "lastUpdated": iso_s(updated_s),
-            "title": r.choice(vocab.VALOMNIA_TITLES),
-            "note": r.choice(vocab.VALOMNIA_NOTES) if r.random() < 0.3 else None,
+            "title": _choice(r, vocab.VALOMNIA_TITLES),
+            "note": _choice(r, vocab.VALOMNIA_NOTES) if r.random() < 0.3 else None,
             "startDate": iso_s(start),
             "endDate": iso_s(end),
             "done": start < updated_s and r.random() < 0.8,
@@ -436,7 +473,9 @@ class ValomniaGenerator:
         return category_id % len(vocab.VALOMNIA_CATEGORIES) + 1
 
     @staticmethod
+    @lru_cache(maxsize=65_536)
     def customer(customer_id: int) -> Record:
+        """Shared between records (cached): the stores never mutate nested objects."""
         prefixes, names = vocab.VALOMNIA_SHOP_PREFIXES, vocab.VALOMNIA_SHOP_NAMES
         name = f"{prefixes[customer_id % len(prefixes)]} {names[(customer_id // 9) % len(names)]}"
         return {
@@ -447,6 +486,7 @@ class ValomniaGenerator:
         }
 
     @staticmethod
+    @lru_cache(maxsize=1024)
     def employee(employee_id: int) -> Record:
         first = vocab.VALOMNIA_FIRST_NAMES[employee_id % len(vocab.VALOMNIA_FIRST_NAMES)]
         last = vocab.VALOMNIA_LAST_NAMES[(employee_id * 7) % len(vocab.VALOMNIA_LAST_NAMES)]
@@ -458,17 +498,19 @@ class ValomniaGenerator:
         }
 
     @staticmethod
+    @lru_cache(maxsize=65_536)
     def contact(customer_id: int, slot: int) -> Record:
         firsts, lasts = vocab.VALOMNIA_FIRST_NAMES, vocab.VALOMNIA_LAST_NAMES
         first = firsts[(customer_id * 31 + slot * 7) % len(firsts)]
         last = lasts[(customer_id * 17 + slot * 11) % len(lasts)]
         digits = f"{(customer_id * 7919 + slot * 104_729) % 1_000_000:06d}"
         seed = customer_id + slot
+        email = f"{_ascii(first)}.{_ascii(last)}@shop{customer_id}.tn"
         return {
             "id": (customer_id - 1) * 4 + slot + 1,
             "firstName": first,
             "lastName": last,
-            "email": None if seed % 5 == 0 else f"{_ascii(first)}.{_ascii(last)}@shop{customer_id}.tn",
+            "email": None if seed % 5 == 0 else email,
             "phone": None if seed % 3 == 0 else f"+216 7{digits[0]} {digits[1:4]} {digits[4:]}0",
             "mobile": None if seed % 4 == 1 else f"+216 9{digits[5]} {digits[:3]} {digits[3:]}",
             "customerReference": f"Ref-{customer_id}",

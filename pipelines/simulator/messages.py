@@ -74,7 +74,11 @@ def json_response(
 
 _PEXIP_ERRORS: dict[int, tuple[str, str, str]] = {
     400: ("BAD_REQUEST", "VALIDATION_ERROR", "The request is malformed"),
-    401: ("UNAUTHORIZED", "AUTHENTICATION_ERROR", "The access token is missing, invalid or expired"),
+    401: (
+        "UNAUTHORIZED",
+        "AUTHENTICATION_ERROR",
+        "The access token is missing, invalid or expired",
+    ),
     403: ("FORBIDDEN", "AUTHORIZATION_ERROR", "The access token lacks the required scope"),
     404: ("NOT_FOUND", "NOT_FOUND_ERROR", "Resource not found"),
     405: ("METHOD_NOT_ALLOWED", "NOT_FOUND_ERROR", "Method not allowed"),

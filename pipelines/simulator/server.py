@@ -7,6 +7,7 @@ connection, which is what the concurrency limit needs. Responses are written in 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import struct
@@ -87,9 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
         if response.fault == "reset":
             self.close_connection = True
             # SO_LINGER 0: close with a TCP reset instead of an orderly shutdown.
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return
         try:
             reason = HTTPStatus(response.status).phrase
@@ -137,10 +136,8 @@ class _Server(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class Simulator:
@@ -185,13 +182,19 @@ class Simulator:
             seed,
             ties_per_second=ties_per_second,
             enterprise=enterprise,
+            client_id=client_id,
+            client_secret=client_secret,
         )
         self.valomnia = ValomniaStore(
             appointments if valomnia_appointments is None else valomnia_appointments,
             seed,
             ties_per_second=ties_per_second,
+            username=username,
+            password=password,
         )
-        self._app = App(PexipApi(self.pexip, self.settings), ValomniaApi(self.valomnia, self.settings))
+        self._app = App(
+            PexipApi(self.pexip, self.settings), ValomniaApi(self.valomnia, self.settings)
+        )
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -257,7 +260,7 @@ class Simulator:
         return self._traffic(api).count
 
     def request_log(self, api: str) -> list[dict[str, Any]]:
-        """The last 10,000 requests to any route of `api` (token, login, appointments):
+        """The last 10,000 appointments requests of `api` (not token or login requests):
         method, path, query (raw string), status (0 for a reset connection), headers."""
         return self._traffic(api).log()
 
@@ -283,9 +286,7 @@ class Simulator:
         return self._app.traffic[api]
 
 
-def serve(
-    port: int, appointments: int, seed: int, host: str = "127.0.0.1", **kwargs: Any
-) -> None:
+def serve(port: int, appointments: int, seed: int, host: str = "127.0.0.1", **kwargs: Any) -> None:
     """Serve both APIs until Ctrl-C (for `apptsync simulate` and `python -m`)."""
     sim = Simulator(appointments, seed=seed, host=host, port=port, **kwargs).start()
     s = sim.settings

@@ -186,7 +186,11 @@ class _Store(Generic[IdT]):
             for index in indexes:
                 self._deleted.add(index)
                 for mapping in (
-                    self._records, self._stamps, self._overrides, self._drops, self._revisions
+                    self._records,
+                    self._stamps,
+                    self._overrides,
+                    self._drops,
+                    self._revisions,
                 ):
                     mapping.pop(index, None)
                 self._cache.discard(index)
@@ -255,9 +259,13 @@ class PexipStore(_Store[str]):
         *,
         ties_per_second: float = 5,
         enterprise: str = "acme",
+        client_id: str = "apptsync",
+        client_secret: str = "pexip-secret",
         cache_bytes: int = 192 * 1024 * 1024,
     ) -> None:
         super().__init__(n, seed, cache_bytes)
+        # What the simulator accepts for this API, so a test can configure a source from it.
+        self.enterprise, self.client_id, self.client_secret = enterprise, client_id, client_secret
         salt = salt_for(seed, "pexip")
         self._gen = PexipGenerator(salt, n // 3, enterprise)
         self._base = base_update_times(
@@ -352,9 +360,13 @@ class ValomniaStore(_Store[int]):
         seed: int = 42,
         *,
         ties_per_second: float = 5,
+        username: str = "sync@acme.test",
+        password: str = "valomnia-secret",
         cache_bytes: int = 128 * 1024 * 1024,
     ) -> None:
         super().__init__(n, seed, cache_bytes)
+        # What the simulator accepts for this API, so a test can configure a source from it.
+        self.username, self.password = username, password
         salt = salt_for(seed, "valomnia")
         self._gen = ValomniaGenerator(salt, n // 3)
         bursts = 0 if n < 1000 else min(5, 1 + n // 200_000)

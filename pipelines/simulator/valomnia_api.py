@@ -33,9 +33,11 @@ DATE_FILTERS = {
     for operator in VALOMNIA_OPERATORS
 }
 ALLOWED = frozenset({"max", "offset", "sort", "order", *DATE_FILTERS, *VALOMNIA_WILDCARDS})
-LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Valomnia - Login</title></head><body>" \
-    b'<form action="/j_spring_security_check" method="POST"><input name="j_username">' \
+LOGIN_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Valomnia - Login</title></head><body>"
+    b'<form action="/j_spring_security_check" method="POST"><input name="j_username">'
     b'<input name="j_password" type="password"></form></body></html>'
+)
 
 
 class BadParam(Exception):
@@ -107,7 +109,8 @@ class ValomniaApi:
     def auth_fail(request: Request) -> Response:
         """`GET /login/authfail`: the answer to wrong credentials."""
         return json_response(
-            401, {"error": "Sorry, we were not able to find a user with that username and password."}
+            401,
+            {"error": "Sorry, we were not able to find a user with that username and password."},
         )
 
     @staticmethod

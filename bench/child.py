@@ -1,0 +1,156 @@
+"""One measured task in a process of its own: `python bench/child.py '<json task>'`.
+
+Why a process per task: peak RSS is a per-process figure, and a sync that ran before must
+not lend this one its warm imports, caches or leaked memory. The parent reads the peak from
+`wait4`; this process reports its own work time (after imports, the same for every task)
+and an RSS timeline, so a peak can be put in a dlt step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class RssSampler:
+    """Samples this process's RSS every `interval` seconds, from /proc/self/statm."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.t0 = time.time()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), rss_mib()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self) -> tuple[float, float]:
+        """(unix time, MiB) of the highest sample."""
+        return max(self.samples, key=lambda s: s[1]) if self.samples else (self.t0, 0.0)
+
+
+def rss_mib() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * PAGE / 2**20
+    except OSError:
+        return 0.0
+
+
+def run_task(task: dict[str, Any]) -> dict[str, Any]:
+    kind = task["kind"]
+    if kind == "limit":
+        from limit import run_limit
+
+        return run_limit(Path(task["pages"]), Path(task["database"]))
+    if kind == "peer":
+        from peer import run_peer
+
+        return run_peer(
+            task["url"],
+            task["token"],
+            task["page_size"],
+            task["database"],
+            parquet=task["parquet"],
+            max_records=task.get("max_records"),
+        )
+    if kind == "sync":
+        return run_sync(task["source"])
+    raise ValueError(f"unknown task kind {kind!r}")
+
+
+def run_sync(source: str) -> dict[str, Any]:
+    from peer import step_seconds, step_windows
+
+    from pipelines.sync import make_pipeline, run_source
+
+    result = run_source(source)
+    finished = time.perf_counter()  # reading the trace back below is not the sync's work
+    out: dict[str, Any] = {
+        "finished": finished,
+        "ok": result.ok,
+        "error": result.error,
+        "rows": result.rows,
+        "stale_child_rows_removed": result.stale_child_rows_removed,
+        "marked_deleted": result.marked_deleted,
+    }
+    pipeline = make_pipeline(source)
+    out["steps"] = step_seconds(pipeline)
+    out["step_windows"] = step_windows(pipeline)
+    return out
+
+
+def preload(kind: str) -> None:
+    """Import what the task needs before the clock starts, so imports are never timed."""
+    import duckdb  # noqa: F401
+
+    if kind in ("peer", "sync"):
+        import dlt  # noqa: F401
+        import pyarrow  # noqa: F401
+        from dlt.destinations import duckdb as _  # noqa: F401
+    if kind == "peer":
+        from dlt.sources.rest_api import rest_api_source  # noqa: F401
+    if kind == "sync":
+        import pipelines.sync  # noqa: F401
+
+
+def main() -> int:
+    task = json.loads(sys.argv[1])
+    preload(task["kind"])
+    profiler = None
+    if task.get("profile"):
+        from pyinstrument import Profiler  # only when asked for: not a project dependency
+
+        profiler = Profiler(interval=0.005)
+        profiler.start()
+    error = None
+    with RssSampler() as sampler:
+        started = time.perf_counter()
+        try:
+            out = run_task(task)
+        except Exception as exc:  # reported, the parent decides what a failure means
+            out, error = {}, f"{type(exc).__name__}: {exc}"
+        seconds = out.pop("finished", time.perf_counter()) - started
+    if profiler is not None:
+        profiler.stop()
+        base = Path(task["profile"])
+        base.with_suffix(".txt").write_text(profiler.output_text(unicode=True, show_all=False))
+        base.with_suffix(".html").write_text(profiler.output_html())
+    peak_at, peak = sampler.peak()
+    windows = out.get("step_windows") or {}
+    out.update(
+        seconds=seconds,
+        error=out.get("error") or error,
+        self_maxrss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        sampled_peak_mib=round(peak, 1),
+        peak_in_step=next(
+            (s for s, (a, b) in windows.items() if a <= peak_at <= b),
+            "outside dlt's steps" if windows else None,
+        ),
+    )
+    out.pop("step_windows", None)
+    Path(task["result"]).write_text(json.dumps(out, default=str))
+    return 0 if not out["error"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

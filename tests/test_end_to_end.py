@@ -1,0 +1,94 @@
+"""The whole product: simulator → both syncs → models → audits, through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.simulator import Simulator
+from tests.conftest import configure_pexip, configure_valomnia
+from tests.utils import rows, scalar
+
+
+@pytest.fixture
+def both(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    configure_pexip(simulator, monkeypatch)
+    configure_valomnia(simulator, monkeypatch)
+    return simulator
+
+
+def test_sync_builds_models_whose_audits_pass(both: Simulator, warehouse: Path, capsys):
+    assert main(["sync"]) == 0
+    assert main(["check"]) == 0
+
+    raw = scalar(warehouse, "select count(*) from pexip_engage.appointments") + scalar(
+        warehouse, "select count(*) from valomnia.appointments"
+    )
+    assert raw == both.pexip.count() + both.valomnia.count()
+    assert scalar(warehouse, "select count(*) from reporting.fct_appointments") == raw
+    per_source = dict(
+        rows(warehouse, "select source, count(*) from reporting.fct_appointments group by 1")
+    )
+    assert per_source == {"pexip_engage": both.pexip.count(), "valomnia": both.valomnia.count()}
+
+
+def test_one_source_down_does_not_block_the_other(
+    both: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    monkeypatch.setenv("SOURCES__PEXIP_ENGAGE__CLIENT_SECRET", "not-the-secret")
+
+    assert main(["sync"]) == 1
+
+    out = capsys.readouterr().out
+    assert "pexip_engage: FAILED" in out
+    assert scalar(warehouse, "select count(*) from valomnia.appointments") == both.valomnia.count()
+    assert scalar(warehouse, "select count(*) from reporting.fct_appointments") == (
+        both.valomnia.count()
+    )
+
+
+def test_check_fails_on_a_planted_violation(both: Simulator, warehouse: Path, capsys):
+    import duckdb
+
+    assert main(["sync"]) == 0
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "update pexip_engage.appointments set \"end\" = start - interval 1 hour "
+            "where id = (select min(id) from pexip_engage.appointments where start is not null)"
+        )
+
+    assert main(["check"]) == 1
+    assert "ends_at" in capsys.readouterr().out
+
+
+def test_status_and_export_after_a_sync(both: Simulator, warehouse: Path, tmp_path: Path, capsys):
+    assert main(["sync", "--source", "pexip_engage"]) == 0
+    capsys.readouterr()
+
+    assert main(["status"]) == 0
+    status = capsys.readouterr().out
+    assert "cursor updatedAt:" in status
+    assert "valomnia:" in status
+
+    target = tmp_path / "fct.csv"
+    assert main(["export", "reporting.fct_appointments", "-o", str(target)]) == 0
+    lines = target.read_text().splitlines()
+    assert len(lines) == both.pexip.count() + 1  # header + one line per appointment
+
+
+def test_demo_runs_twice_and_the_second_run_is_incremental(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS")  # the demo's own default file
+
+    assert main(["demo", "--appointments", "200"]) == 0
+    first = capsys.readouterr().out
+    assert main(["demo", "--appointments", "200"]) == 0
+    second = capsys.readouterr().out
+
+    database = isolated_env / "apptsync.duckdb"
+    assert scalar(database, "select count(*) from reporting.fct_appointments") == 400
+    assert "pexip_engage: ok" in first and "valomnia: ok" in first
+    assert "wrote nothing new" in second
