@@ -133,8 +133,12 @@ def main() -> int:
     if profiler is not None:
         profiler.stop()
         base = Path(task["profile"])
-        base.with_suffix(".txt").write_text(profiler.output_text(unicode=True, show_all=False))
+        base.with_suffix(".txt").write_text(profiler.output_text(unicode=True, show_all=True))
+        flat = profiler.output_text(unicode=True, flat=True, show_all=True)
+        base.with_suffix(".flat.txt").write_text(flat)
         base.with_suffix(".html").write_text(profiler.output_html())
+        if profiler.last_session is not None:
+            profiler.last_session.save(str(base.with_suffix(".pyisession")))
     peak_at, peak = sampler.peak()
     windows = out.get("step_windows") or {}
     out.update(
@@ -147,6 +151,10 @@ def main() -> int:
             "outside dlt's steps" if windows else None,
         ),
     )
+    # the RSS timeline, relative to the start of the work, and dlt's steps on the same clock
+    t0 = sampler.t0
+    out["rss_timeline"] = [(round(t - t0, 1), round(m)) for t, m in sampler.samples[::5]]
+    out["step_offsets"] = {s: (round(a - t0, 2), round(b - t0, 2)) for s, (a, b) in windows.items()}
     out.pop("step_windows", None)
     Path(task["result"]).write_text(json.dumps(out, default=str))
     return 0 if not out["error"] else 1

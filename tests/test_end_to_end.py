@@ -92,3 +92,23 @@ def test_demo_runs_twice_and_the_second_run_is_incremental(
     assert scalar(database, "select count(*) from reporting.fct_appointments") == 400
     assert "pexip_engage: ok" in first and "valomnia: ok" in first
     assert "wrote nothing new" in second
+
+
+def test_dlt_own_cli_can_inspect_the_pipelines(both: Simulator, warehouse: Path):
+    import os
+    import subprocess
+    import sys
+
+    assert main(["sync", "--no-models"]) == 0
+    dlt_cli = Path(sys.executable).parent / "dlt"
+    for command in ("info", "trace"):
+        done = subprocess.run(
+            [str(dlt_cli), "pipeline", "pexip_engage", command],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "pexip_engage" in done.stdout
+        assert both.pexip.client_secret not in done.stdout + done.stderr

@@ -7,6 +7,7 @@ are computed from the simulator's own store, so assertions are exact.
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -522,3 +523,28 @@ def test_a_million_appointments_page_by_id_and_by_last_updated_bound():
     assert ids_of(late) == list(range(999_901, 1_000_001))
     assert ids_of(changed) == [17, 999_999]
     assert changed.json()["paging"]["total"] == 2
+
+
+def test_random_changes_keep_last_updated_order_exact_in_both_directions(fresh):
+    sim, client = fresh
+    store = sim.valomnia
+    rng = random.Random(1)
+    for _ in range(30):
+        current = store.ids()
+        roll = rng.random()
+        if roll < 0.4:
+            store.update(rng.sample(current, rng.randint(1, 25)))
+        elif roll < 0.5:
+            year = rng.randint(2020, 2030)
+            store.update(rng.sample(current, 1), lastUpdated=f"{year}-01-01T00:00:00Z")
+        elif roll < 0.65:
+            store.insert(rng.randint(1, 20))
+        elif roll < 0.8:
+            store.delete(rng.sample(current, rng.randint(1, 20)))
+        else:
+            store.tick(rng.random() * 3)
+        records = list(store.records())
+        for order in ("asc", "desc"):
+            params = {"sort": "lastUpdated", "order": order, "max": 1000}
+            got = ids_of(client.get(APPOINTMENTS, params=params))
+            assert got == ordered(records, "lastUpdated", order == "desc")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,9 +60,8 @@ def test_an_expired_session_logs_in_again_once(expiring: Simulator, warehouse: P
     assert_ok(run_source(DATASET))
 
     assert len(sessions(expiring)) == 2  # logged in again, once
-    assert [e["status"] for e in log(expiring)].count(
-        401 if "401" in str(expiring.settings.session_expiry) else 302
-    ) == 1
+    rejection = 401 if expiring.settings.session_expiry == "401" else 302
+    assert [e["status"] for e in log(expiring)].count(rejection) == 1
     assert_mirrors_the_api(expiring, warehouse)
 
 
@@ -118,6 +118,20 @@ def test_a_refused_login_is_not_retried(valomnia: Simulator):
 
     assert posts == ["/j_spring_security_check"]
     assert failure.value.status == 302
+
+
+def test_an_unreachable_tenant_fails_naming_the_base_url():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    auth = SessionAuth(url, "robot@acme.test", "pa55word", max_attempts=2)
+
+    with httpx.Client() as client, pytest.raises(ApiError) as failure:
+        auth.headers(client)
+
+    assert "cannot log in to Valomnia" in str(failure.value)
+    assert "after 2 attempts (ConnectError" in str(failure.value)
+    assert "sources.valomnia.base_url" in str(failure.value)
 
 
 # --- retries ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,24 @@ def test_rows_sharing_the_boundary_second_are_neither_lost_nor_duplicated(
     result = sync()
 
     assert result.rows["appointments"] == len(second_batch)
+    assert_mirrors_the_api(valomnia, warehouse)
+
+
+def test_the_lag_window_is_asked_of_the_api_in_whole_seconds(
+    valomnia: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+):
+    configure_valomnia(valomnia, monkeypatch, lag_seconds=90.5)
+    sync()
+    cursor = scalar(warehouse, f"select max(last_updated) from {DATASET}.appointments")
+    valomnia.valomnia.tick()
+    valomnia.valomnia.update(valomnia.valomnia.ids()[:2])
+    valomnia.reset_counters()
+
+    result = sync()
+
+    assert result.rows["appointments"] == 2  # rows re-read inside the lag are not rewritten
+    since = (cursor - timedelta(seconds=91)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"lastUpdated_gte={since.replace(':', '%3A')}&" in appointment_queries(valomnia)[0]
     assert_mirrors_the_api(valomnia, warehouse)
 
 

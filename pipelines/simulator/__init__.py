@@ -7,7 +7,7 @@ and inject faults while a sync runs, and `serve` runs it for `apptsync simulate`
 """
 
 from .faults import Faults
-from .server import Simulator, serve
+from .simulator import Simulator, serve
 from .stores import PexipStore, ValomniaStore
 
 __all__ = ["Faults", "PexipStore", "Simulator", "ValomniaStore", "serve"]

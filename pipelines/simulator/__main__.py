@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .server import serve
+from .simulator import serve
 
 
 def main(argv: list[str] | None = None) -> None:

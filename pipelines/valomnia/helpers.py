@@ -8,8 +8,8 @@ greatest lastUpdated already read, so nothing before it can shift what comes nex
 
 from __future__ import annotations
 
-import calendar
 import logging
+import math
 import re
 import threading
 import time
@@ -21,15 +21,23 @@ from urllib.parse import urljoin, urlparse
 
 import httpx
 import orjson
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from pipelines.arrow_resource import ScanIds
 from pipelines.http import (
+    MAX_RETRY_AFTER_SECONDS,
     RETRYABLE_STATUSES,
     ApiClient,
     ApiError,
     AuthError,
     default_error_message,
+    parse_retry_after,
     redactor,
 )
 from pipelines.valomnia.settings import (
@@ -52,6 +60,10 @@ class DriftError(RuntimeError):
 
 class _LoginUnavailable(Exception):
     """Internal signal: the login endpoint failed in a way another attempt may fix."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 # --- auth -------------------------------------------------------------------------------------
@@ -95,9 +107,41 @@ class SessionAuth:
 
     def _login(self, client: httpx.Client) -> str:
         url = self.base_url + LOGIN_PATH
+        try:
+            response = self._post_login(client, url)
+            problem = None
+        except (httpx.TransportError, _LoginUnavailable) as exc:
+            problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if problem is not None:  # raised outside the except: this is the message to read
+            raise ApiError(
+                f"cannot log in to Valomnia at {self.base_url} after {self.max_attempts} "
+                f"attempts ({problem}); check config key '{KEY}.base_url'",
+                url=LOGIN_PATH,
+            )
+        token = response.cookies.get(SESSION_COOKIE)
+        # The session lives in this object, not in the client's shared cookie jar.
+        client.cookies.delete(SESSION_COOKIE)
+        location = response.headers.get("Location", "") if response.is_redirect else ""
+        if not _is_success_location(location):
+            raise self._refused(client, response, url)
+        if not token:
+            token = self._token_from_success_page(client, location)
+        redactor.add(token)
+        logger.info("logged in to Valomnia as %s", self.username)
+        return token
+
+    def _post_login(self, client: httpx.Client, url: str) -> httpx.Response:
+        """The form post, retried on transport errors, 429 (honouring Retry-After) and 5xx."""
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, _LoginUnavailable) and error.retry_after is not None:
+                return min(error.retry_after, MAX_RETRY_AFTER_SECONDS)
+            return float(wait_exponential_jitter(initial=0.5, max=10)(state))
+
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
-            wait=wait_exponential_jitter(initial=0.5, max=10),
+            wait=wait,
             retry=retry_if_exception_type((httpx.TransportError, _LoginUnavailable)),
             reraise=True,
         )
@@ -113,18 +157,11 @@ class SessionAuth:
                     headers={"Accept": "application/json"},
                 )
                 if response.status_code in RETRYABLE_STATUSES:
-                    raise _LoginUnavailable(f"login answered {response.status_code}")
-        token = response.cookies.get(SESSION_COOKIE)
-        # The session lives in this object, not in the client's shared cookie jar.
-        client.cookies.delete(SESSION_COOKIE)
-        location = response.headers.get("Location", "") if response.is_redirect else ""
-        if not _is_success_location(location):
-            raise self._refused(client, response, url)
-        if not token:
-            token = self._token_from_success_page(client, location)
-        redactor.add(token)
-        logger.info("logged in to Valomnia as %s", self.username)
-        return token
+                    raise _LoginUnavailable(
+                        f"login answered {response.status_code}",
+                        parse_retry_after(response.headers.get("Retry-After")),
+                    )
+        return response
 
     def _token_from_success_page(self, client: httpx.Client, location: str) -> str:
         """No cookie on the redirect: `/login/ajaxSuccess` answers `{success, token, user}`."""
@@ -269,7 +306,7 @@ def to_second(value: Any) -> int | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return calendar.timegm(moment.astimezone(UTC).timetuple())
+    return math.floor(moment.timestamp())
 
 
 def record_id(record: Any) -> int | None:
@@ -286,6 +323,11 @@ def _identity(record: Any) -> int | bytes:
     """What makes a row "already read": its id, or its whole content when it has no id."""
     rid = record_id(record)
     return rid if rid is not None else orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+
+def _stamps(records: list[Any]) -> list[int | None]:
+    """The lastUpdated second of each record (None when it has no usable one)."""
+    return [to_second(r.get(SORT_FIELD)) if isinstance(r, dict) else None for r in records]
 
 
 @dataclass
@@ -331,11 +373,16 @@ class KeysetScan:
         self.stats.requests += 1
         return fetch_page(self.client, self.path, [*self.params, *bounds], offset, self.page_size)
 
-    def _fresh(self, records: list[Any], second: int | None, seen: set[int | bytes]) -> list[Any]:
-        """Records not read before: at `second` checked against `seen` (which grows)."""
+    def _fresh(
+        self,
+        records: list[Any],
+        stamps: list[int | None],
+        second: int | None,
+        seen: set[int | bytes],
+    ) -> list[Any]:
+        """Records not read before: those at `second` checked against `seen` (which grows)."""
         out = []
-        for record in records:
-            at = to_second(record.get(SORT_FIELD)) if isinstance(record, dict) else None
+        for record, at in zip(records, stamps, strict=True):
             if at is None:
                 # Its place in the order is unknown: remember its content (it is quarantined).
                 content = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
@@ -358,14 +405,11 @@ class KeysetScan:
         while True:
             bounds = [] if boundary is None else [("lastUpdated_gte", iso_second(boundary))]
             page = self._fetch(bounds, 0)
-            yield self._fresh(page.records, boundary, seen)
+            stamps = _stamps(page.records)
+            yield self._fresh(page.records, stamps, boundary, seen)
             if not page.records or len(page.records) >= page.total:
                 return
-            seconds = [
-                s
-                for r in page.records
-                if isinstance(r, dict) and (s := to_second(r.get(SORT_FIELD))) is not None
-            ]
+            seconds = [s for s in stamps if s is not None]
             if not seconds:
                 raise ApiError(
                     f"GET {self.path}: a full page of {len(page.records)} appointments without "
@@ -377,11 +421,7 @@ class KeysetScan:
                     f"GET {self.path}: lastUpdated_gte={iso_second(boundary)} answered rows "
                     f"updated at {iso_second(low)}; the API ignores the filter"
                 )
-            at_high = {
-                _identity(r)
-                for r in page.records
-                if isinstance(r, dict) and to_second(r.get(SORT_FIELD)) == high
-            }
+            at_high = {_identity(r) for r, s in zip(page.records, stamps, strict=True) if s == high}
             if low == high:
                 # The whole page is one second: it may hold more rows than a page.
                 known = (seen if high == boundary else set()) | at_high
@@ -402,7 +442,13 @@ class KeysetScan:
                 if previous is not None and page.total < previous:
                     shrunk = True
                 previous = page.total
-                yield self._fresh(page.records, second, seen)
+                stamps = _stamps(page.records)
+                if any(s is not None and s != second for s in stamps):
+                    raise ApiError(
+                        f"GET {self.path}: lastUpdated_gte=lastUpdated_lte={stamp} answered rows "
+                        "of other seconds; the API ignores the filter"
+                    )
+                yield self._fresh(page.records, stamps, second, seen)
                 offset += len(page.records)
                 if shrunk or not page.records or offset >= page.total:
                     break
