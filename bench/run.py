@@ -128,6 +128,8 @@ class Bench:
             task["profile"] = str(OUT / f"profile-{name}-{self.settings.n}")
         log = (self.work / f"{name}.log").open("wb")
         print(f"  {name} ...", end="", flush=True, file=sys.stderr)
+        load_before = os.getloadavg()[0]
+        sim_cpu = self.sim.cpu_seconds()
         started = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, str(BENCH / "child.py"), json.dumps(task)],
@@ -142,6 +144,7 @@ class Bench:
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - started
+        sim_cpu = self.sim.cpu_seconds() - sim_cpu
         log.close()
         out: dict[str, Any] = json.loads(result.read_text()) if result.exists() else {}
         error = out.get("error")
@@ -156,9 +159,17 @@ class Bench:
             error=error,
             detail={k: v for k, v in out.items() if k not in ("seconds", "error")},
         )
+        # CPU of this process and of the simulator meanwhile: on two cores, together they
+        # tell a sync that waits on the server from one that computes
+        run.detail["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
+        run.detail["simulator_cpu_s"] = round(sim_cpu, 2)
+        run.detail["loadavg_1min_before"] = round(load_before, 2)
         self.runs[name] = run
         state = f"failed: {error}" if error else f"{run.seconds:.2f} s, {run.peak_rss_mib:.0f} MiB"
-        print(f" {state}", file=sys.stderr)
+        print(
+            f" {state}, cpu {run.detail['cpu_s']:.1f} s (simulator {sim_cpu:.1f} s)",
+            file=sys.stderr,
+        )
         return run
 
     def base_env(self, workspace: Path) -> dict[str, str]:
@@ -310,6 +321,13 @@ def main() -> int:
         file=sys.stderr,
     )
     started = time.perf_counter()
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(
+            f"  note: 1-minute load average is {load:.2f} before the start; another "
+            "process competes for the cores and the figures will be slower",
+            file=sys.stderr,
+        )
     try:
         with SimulatorProcess(settings.n, settings.seed, work / "simulator.log") as sim:
             print(f"  simulator up at {sim.url}", file=sys.stderr)
@@ -319,6 +337,7 @@ def main() -> int:
         if not settings.keep:
             shutil.rmtree(work, ignore_errors=True)
     bench.extra["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    bench.extra["loadavg_1min_at_start"] = round(load, 2)
     figures = summarize(bench)
     print(render(figures, bench.runs))
     write(figures)

@@ -90,6 +90,17 @@ class SimulatorProcess:
             self._proc.kill()
             self._proc.wait()
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the simulator process has used so far (from /proc)."""
+        if self._proc is None:
+            return 0.0
+        try:
+            with open(f"/proc/{self._proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     # --- admin routes ------------------------------------------------------------------------
 
     def admin(self, api: str, action: str, payload: dict[str, Any] | None = None) -> Any:

@@ -8,7 +8,6 @@ tables, and hand dlt typed Arrow tables (no per-record normalizer).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +26,9 @@ from pipelines.flatten import (
     RecordSchema,
     quarantine_table,
 )
+from pipelines.http import get_logger
 
-logger = logging.getLogger("apptsync.sync")
+logger = get_logger("apptsync.sync")
 
 ROUTE = "_apptsync_route"
 SCAN_TABLE = "_appointment_scan"

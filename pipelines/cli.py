@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipelines.http import get_logger, redactor
 from pipelines.sync import SOURCES, SyncResult, database_path, run_source
 
-logger = logging.getLogger("apptsync")
+logger = get_logger("apptsync")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,8 +26,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a clear one-line error, not a traceback, at 3 a.m.
-        from pipelines.http import redactor
-
         print(f"error: {redactor.redact(str(exc))}", file=sys.stderr)
         if args.verbose:
             raise

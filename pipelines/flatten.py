@@ -226,7 +226,8 @@ class BatchReader:
         columns = self.schema.read_columns(extra)
         column_sql = "{" + ", ".join(f"'{_sql_str(k)}': '{v}'" for k, v in columns.items()) + "}"
         selects = [self._select_expr(name, ft) for name, ft in self.schema.fields.items()]
-        selects += [f"cast({_quote(name)} as varchar) as {_quote(name)}" for name in extra]
+        # new fields land as text: strings unquoted, objects and lists as JSON
+        selects += [f"{_quote(name)} ->> '$' as {_quote(name)}" for name in extra]
         checks = _invalid_date_checks(self.schema)
         id_sql = _quote(self.schema.id_field)
         checks.insert(

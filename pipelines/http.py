@@ -24,8 +24,6 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-logger = logging.getLogger("apptsync.http")
-
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_SECONDS = 120.0
 REDACTED = "***"
@@ -118,7 +116,17 @@ class SecretRedactor(logging.Filter):
 
 
 redactor = SecretRedactor()
-logging.getLogger("apptsync").addFilter(redactor)
+
+
+def get_logger(name: str) -> logging.Logger:
+    """A logger whose records pass the redactor (filters do not apply to child loggers)."""
+    named = logging.getLogger(name)
+    if redactor not in named.filters:
+        named.addFilter(redactor)
+    return named
+
+
+logger = get_logger("apptsync.http")
 
 
 def parse_retry_after(value: str | None) -> float | None:

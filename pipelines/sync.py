@@ -6,7 +6,6 @@ source's outage never blocks the other and `dlt pipeline pexip_engage info` just
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,10 +22,10 @@ from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.arrow_resource import PARENT_TABLE, SCAN_TABLE, VERSION_COLUMN
 from pipelines.config import ConfigError, env_name
-from pipelines.http import ApiError, redactor
+from pipelines.http import ApiError, get_logger, redactor
 from pipelines.pexip_engage.helpers import DriftError
 
-logger = logging.getLogger("apptsync.sync")
+logger = get_logger("apptsync.sync")
 
 SOURCES = ("pexip_engage", "valomnia")
 DEFAULT_DATABASE = "apptsync.duckdb"

@@ -55,7 +55,7 @@ def test_check_fails_on_a_planted_violation(both: Simulator, warehouse: Path, ca
     assert main(["sync"]) == 0
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
-            "update pexip_engage.appointments set \"end\" = start - interval 1 hour "
+            'update pexip_engage.appointments set "end" = start - interval 1 hour '
             "where id = (select min(id) from pexip_engage.appointments where start is not null)"
         )
 

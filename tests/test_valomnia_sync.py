@@ -289,7 +289,6 @@ def test_new_fields_load_as_new_columns(valomnia: Simulator, warehouse: Path):
     assert raw_counts(warehouse) == expected_counts(valomnia)
 
 
-@pytest.mark.xfail(reason="pipelines/flatten.py casts new fields' JSON text: strings keep quotes")
 def test_new_text_fields_load_without_json_quotes(valomnia: Simulator, warehouse: Path):
     target = valomnia.valomnia.ids()[0]
     valomnia.valomnia.update([target], priority="high")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
@@ -16,10 +15,17 @@ import orjson
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from pipelines.arrow_resource import ScanIds
-from pipelines.http import ApiClient, ApiError, AuthError, default_error_message, redactor
+from pipelines.http import (
+    ApiClient,
+    ApiError,
+    AuthError,
+    default_error_message,
+    get_logger,
+    redactor,
+)
 from pipelines.pexip_engage.settings import TOKEN_REFRESH_MARGIN_SECONDS
 
-logger = logging.getLogger("apptsync.pexip_engage")
+logger = get_logger("apptsync.pexip_engage")
 
 
 class DriftError(RuntimeError):

@@ -8,7 +8,6 @@ greatest lastUpdated already read, so nothing before it can shift what comes nex
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import threading
@@ -37,6 +36,7 @@ from pipelines.http import (
     ApiError,
     AuthError,
     default_error_message,
+    get_logger,
     parse_retry_after,
     redactor,
 )
@@ -48,7 +48,7 @@ from pipelines.valomnia.settings import (
     SORT_FIELD,
 )
 
-logger = logging.getLogger("apptsync.valomnia")
+logger = get_logger("apptsync.valomnia")
 
 KEY = "sources.valomnia"
 _LOGIN_PAGE = re.compile(r"(^|/)(login|j_spring_security_check)(/|$)")
