@@ -147,7 +147,6 @@ PARENT_COLUMNS = {
         deleted_at="timestamp",
     ),
 }
-PARENT_COLUMNS["id"]["nullable"] = False
 PARENT_COLUMNS["last_updated"]["dedup_sort"] = "desc"
 
 CHILD_COLUMNS = {
