@@ -124,12 +124,13 @@ def main() -> int:
         profiler.start()
     error = None
     with RssSampler() as sampler:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             out = run_task(task)
         except Exception as exc:  # reported, the parent decides what a failure means
             out, error = {}, f"{type(exc).__name__}: {exc}"
         seconds = out.pop("finished", time.perf_counter()) - started
+        cpu = time.process_time() - cpu_started  # all threads of this process
     if profiler is not None:
         profiler.stop()
         base = Path(task["profile"])
@@ -143,6 +144,7 @@ def main() -> int:
     windows = out.get("step_windows") or {}
     out.update(
         seconds=seconds,
+        cpu_s=round(cpu, 2),
         error=out.get("error") or error,
         self_maxrss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         sampled_peak_mib=round(peak, 1),

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ VALOMNIA_USERNAME = "sync@acme.test"
 VALOMNIA_PASSWORD = "valomnia-secret"
 PEXIP_APPOINTMENTS = f"/enterprises/{ENTERPRISE}/appointments"
 TOKEN_PATH = f"/realms/{ENTERPRISE}/protocol/openid-connect/token"
+VALOMNIA_APPOINTMENTS = "/api/v1.0/appointments"
 
 
 def free_port() -> int:
@@ -131,6 +133,26 @@ def pexip_token(url: str) -> str:
     )
     response.raise_for_status()
     return str(response.json()["access_token"])
+
+
+def read_valomnia(url: str, n: int, page_size: int, concurrency: int = 4) -> int:
+    """Every Valomnia page once, by offset (untimed: it fills the simulator's byte cache)."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        login = client.post(
+            "/j_spring_security_check",
+            data={"j_username": VALOMNIA_USERNAME, "j_password": VALOMNIA_PASSWORD, "ajax": "true"},
+        )
+        if "JSESSIONID" not in client.cookies:
+            raise RuntimeError(f"Valomnia login failed: {login.status_code}")
+
+        def fetch(page: int) -> int:
+            params = {"max": page_size, "offset": page * page_size}
+            response = client.get(VALOMNIA_APPOINTMENTS, params=params)
+            response.raise_for_status()
+            return len(response.json()["data"])
+
+        with ThreadPoolExecutor(concurrency) as pool:
+            return sum(pool.map(fetch, range(pages_needed(n, page_size))))
 
 
 def pages_needed(n: int, page_size: int) -> int:

@@ -155,6 +155,7 @@ class BatchReader:
     def __init__(self, schema: RecordSchema) -> None:
         self.schema = schema
         self.known = set(schema.fields)
+        self._must_have = (schema.id_field, *schema.required)
         self.con = duckdb.connect()
         self.con.execute("set TimeZone = 'UTC'")
         self._dir = tempfile.TemporaryDirectory(prefix="apptsync-")
@@ -169,12 +170,14 @@ class BatchReader:
         quarantined: list[Quarantined] = []
         keep: list[dict[str, Any]] = []
         extra: set[str] = set()
+        known = self.known
         for record in records:
             reason = self._precheck(record)
             if reason:
                 quarantined.append(Quarantined(record, reason))
                 continue
-            extra.update(k for k in record if k not in self.known)
+            if not known.issuperset(record):
+                extra.update(record.keys() - known)
             keep.append(record)
         if not keep:
             return BatchResult(None, quarantined)
@@ -195,9 +198,9 @@ class BatchReader:
         return BatchResult(good.to_arrow_table(), quarantined)
 
     def _precheck(self, record: Any) -> str | None:
-        if not isinstance(record, dict):
+        if type(record) is not dict:
             return f"record is a {type(record).__name__}, not an object"
-        for name in (self.schema.id_field, *self.schema.required):
+        for name in self._must_have:
             value = record.get(name)
             if value is None or value == "":
                 return f"missing {name}"

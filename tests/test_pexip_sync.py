@@ -319,3 +319,39 @@ def test_killed_after_extraction_then_rerun_matches_an_uninterrupted_run(
 
     assert raw_counts(warehouse) == expected_counts(pexip)
     assert scalar(warehouse, f"select count(distinct id) = count(*) from {DATASET}.appointments")
+
+
+def test_a_load_that_fails_keeps_its_data_for_the_next_run(pexip: Simulator, warehouse: Path):
+    import subprocess
+    import sys
+
+    sync()
+    pexip.pexip.update(pexip.pexip.ids()[:7])
+    holder = subprocess.Popen(  # another process holds the warehouse's write lock
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(warehouse)!r}); "
+            "print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        failed = run_source(DATASET)
+    finally:
+        holder.kill()
+        holder.wait()
+
+    assert not failed.ok
+    recovered = sync()
+
+    assert raw_counts(warehouse) == expected_counts(pexip)
+    changed = scalar(
+        warehouse,
+        f"select count(*) from {DATASET}.appointments where _dlt_load_id = "
+        f"(select max(_dlt_load_id) from {DATASET}.appointments)",
+    )
+    assert changed == 7
+    assert recovered.ok
