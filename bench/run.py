@@ -49,10 +49,11 @@ STEPS = ("limit", "peer", "peer_parquet", "full", "incremental", "latency")
 LATENCY_MS = 50
 PEXIP_CONCURRENCY_LIMIT = 4
 CHANGED_FRACTION = 0.01
-# dlt's insert-values loader on DuckDB holds each file's INSERT statement in the parser:
-# measured 3,498 MiB at N=10,000 and 6,838 MiB at N=20,000 (dlt 1.31, DuckDB 2.0), linear in
-# N. At 100,000 that is ~34 GiB, more than this 24 GiB box, so `peer` is measured at the
-# largest N (a multiple of 10,000) that fits in half the available memory.
+# `peer` (dlt's insert-values loader on DuckDB) peaks in its load step at about 0.3 MiB per
+# appointment: 2,182 MiB at N=5,000, 3,500-4,200 at 10,000, 6,838 at 20,000, 9,352 at 30,000
+# (dlt 1.31, DuckDB 2.0). At 100,000 that is ~30 GiB, more than this 24 GiB box, so by default
+# `peer` is measured at the largest N (a multiple of 10,000) that fits in half the memory
+# available, and extrapolated linearly (its time grows faster than N: this flatters it).
 PEER_MIB_PER_APPOINTMENT = 0.35
 # Any child above this share of the memory available at start is killed, not the box.
 KILL_AT_AVAILABLE_SHARE = 0.8

@@ -243,7 +243,7 @@ class BatchReader:
             f"""create or replace temp table staged as
             select {", ".join(selects)}, {ROW}, {reason} as {REASON}
             from read_json('{_sql_str(str(self._path))}', format = 'array',
-                           columns = {column_sql}, maximum_object_size = 1073741824)"""
+                           columns = {column_sql})"""
         )
 
     def _select_expr(self, name: str, ft: FieldType) -> str:

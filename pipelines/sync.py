@@ -6,8 +6,10 @@ source's outage never blocks the other and `dlt pipeline pexip_engage info` just
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +90,22 @@ def cursor_column(source: str) -> str:
     return "updated_at" if source == "pexip_engage" else "last_updated"
 
 
+@contextmanager
+def fewer_gc_pauses() -> Iterator[None]:
+    """Parsing pages allocates millions of short-lived objects and no reference cycles;
+    CPython's default thresholds then run the cycle collector over and over (it made page
+    parsing 4x slower in the benchmark). Raise them for the run, restore them after."""
+    previous = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
+
 def run_source(
     source: str,
     *,
@@ -97,23 +115,29 @@ def run_source(
     """Sync one source; never raises for a source failure, reports it instead."""
     started = time.monotonic()
     try:
-        pipeline = make_pipeline(source)
-        dlt_source = make_source(source, reconcile=reconcile)
-        if pipeline.has_pending_data:
-            # dlt ignores new data while packages of an interrupted run are pending
-            logger.warning("%s: loading the packages of an interrupted run first", source)
-            pipeline.run()
-            finish_load(pipeline, source)
-        info = pipeline.run(dlt_source, loader_file_format=PARQUET)
-        result = SyncResult(source, True, 0.0, rows=_row_counts(pipeline))
-        result.load_ids = list(info.loads_ids) if isinstance(info, LoadInfo) else []
-        result.stale_child_rows_removed, result.marked_deleted = finish_load(pipeline, source)
+        with fewer_gc_pauses():
+            result = _sync(source, reconcile, make_source)
     except Exception as exc:  # one source failing must not stop the other
         logger.error("sync of %s failed: %s", source, exc)
         result = SyncResult(
             source, False, 0.0, error=redactor.redact(describe_failure(source, exc))
         )
     result.seconds = time.monotonic() - started
+    return result
+
+
+def _sync(source: str, reconcile: bool, make_source: Callable[..., Any]) -> SyncResult:
+    pipeline = make_pipeline(source)
+    dlt_source = make_source(source, reconcile=reconcile)
+    if pipeline.has_pending_data:
+        # dlt ignores new data while packages of an interrupted run are pending
+        logger.warning("%s: loading the packages of an interrupted run first", source)
+        pipeline.run()
+        finish_load(pipeline, source)
+    info = pipeline.run(dlt_source, loader_file_format=PARQUET)
+    result = SyncResult(source, True, 0.0, rows=_row_counts(pipeline))
+    result.load_ids = list(info.loads_ids) if isinstance(info, LoadInfo) else []
+    result.stale_child_rows_removed, result.marked_deleted = finish_load(pipeline, source)
     return result
 
 

@@ -122,6 +122,7 @@ def pexip_engage(
                 batch_records=batch_records,
                 max_passes=passes,
                 whole_collection=whole_collection,
+                since=updated.start_value,
             )
 
     cursor = dlt.sources.incremental("updatedAt", lag=lag, on_cursor_value_missing="include")
