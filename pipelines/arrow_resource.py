@@ -8,7 +8,7 @@ tables, and hand dlt typed Arrow tables (no per-record normalizer).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +54,7 @@ class ResourceSpec:
 class ScanIds:
     """Every id a complete, drift-free scan of the whole collection returned."""
 
-    ids: Sequence[Any]
+    ids: Iterable[Any]
 
 
 @dataclass
@@ -152,8 +152,8 @@ def _carrier(table: pa.Table, route: str, spec: ResourceSpec) -> pa.Table:
     )
 
 
-def _ids_table(ids: Sequence[Any], id_type: pa.DataType) -> pa.Table:
-    return pa.table({"scanned_id": pa.array(list(ids), id_type)})
+def _ids_table(ids: Iterable[Any], id_type: pa.DataType) -> pa.Table:
+    return pa.table({"scanned_id": pa.array(ids, id_type)})
 
 
 def _flatten_step(

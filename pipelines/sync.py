@@ -20,6 +20,7 @@ from dlt.common.configuration.exceptions import (
     ConfigValueCannotBeCoercedException,
 )
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.arrow_resource import PARENT_TABLE, SCAN_TABLE, VERSION_COLUMN
@@ -31,6 +32,7 @@ logger = get_logger("apptsync.sync")
 
 SOURCES = ("pexip_engage", "valomnia")
 DEFAULT_DATABASE = "apptsync.duckdb"
+DUCKDB_MEMORY_LIMIT = "256MB"  # enough for the merges; see bench/README.md
 PARQUET = "parquet"
 
 
@@ -54,13 +56,22 @@ def database_path() -> str:
     return str(configured) if configured else DEFAULT_DATABASE
 
 
+def warehouse_credentials() -> DuckDbCredentials:
+    """The DuckDB file, with a memory cap unless one is configured: DuckDB otherwise keeps
+    up to 80% of RAM for a merge, and the sync's memory would grow with the warehouse."""
+    credentials = DuckDbCredentials(database_path())
+    configured = dlt.config.get("destination.duckdb.credentials.global_config") or {}
+    credentials.global_config = {"memory_limit": DUCKDB_MEMORY_LIMIT, **dict(configured)}
+    return credentials
+
+
 def make_pipeline(source: str) -> Pipeline:
     """The dlt pipeline of one source; dlt's working folder honours DLT_DATA_DIR."""
     # Child rows are matched to their appointment's load; Arrow tables need this switched on.
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     return dlt.pipeline(
         pipeline_name=source,
-        destination=dlt.destinations.duckdb(credentials=database_path()),
+        destination=dlt.destinations.duckdb(credentials=warehouse_credentials()),
         dataset_name=source,
     )
 

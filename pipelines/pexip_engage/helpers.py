@@ -251,7 +251,7 @@ def scan(
         problems = report.problems()
         if not problems:
             if whole_collection:
-                yield ScanIds([k for k, (_, n) in seen.items() if n == number])
+                yield ScanIds(k for k, (_, n) in seen.items() if n == number)
             return
         logger.warning(
             "pass %d of %d over %s drifted: %s; reading it again",
