@@ -249,6 +249,13 @@ def scan(
         if batch:
             yield batch
         problems = report.problems()
+        logger.info(
+            "scanned %s: %d records, pass %d%s",
+            path,
+            report.ids + report.anonymous,
+            number,
+            f" drifted ({'; '.join(problems)})" if problems else " clean",
+        )
         if not problems:
             if whole_collection:
                 yield ScanIds(k for k, (_, n) in seen.items() if n == number)
