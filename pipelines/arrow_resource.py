@@ -63,6 +63,7 @@ class RunContext:
 
     lag_seconds: float
     recent: dict[str, int] = field(default_factory=dict)
+    loaded_before: pa.Array | None = None  # "id@cursor" keys of the previous runs' window
     emitted: int = 0
     quarantined: int = 0
 
@@ -82,6 +83,7 @@ def appointments_resource(
     def appointments(updated: Incremental[Any] = cursor) -> Iterator[pa.Table]:
         state = dlt.current.resource_state()
         ctx.recent = state.setdefault("recent_rows", {})
+        ctx.loaded_before = _window_keys(ctx.recent)
         reader = BatchReader(spec.schema)
         try:
             for item in batches(updated, ctx):
@@ -171,7 +173,7 @@ def _flatten_step(
                 aux = aux.rename_columns(["id"])
             yield dlt.mark.with_table_name(aux, route)
             return
-        batch = _drop_recent(batch, ctx.recent, id_name, cursor_name)
+        batch = _drop_loaded(batch, ctx.loaded_before, id_name, cursor_name)
         if batch.num_rows == 0:
             return
         _remember(batch, ctx.recent, id_name, cursor_name)
@@ -191,14 +193,21 @@ def _row_keys(batch: pa.Table, id_name: str, cursor_name: str) -> pa.Array:
     return pc.binary_join_element_wise(ids, micros, "@")
 
 
-def _drop_recent(
-    batch: pa.Table, recent: Mapping[str, int], id_name: str, cursor_name: str
+def _window_keys(recent: Mapping[str, int]) -> pa.Array | None:
+    """Built once per run: rows of this run are never re-read within it (the scans
+    de-duplicate), so only the previous runs' window needs checking."""
+    if not recent:
+        return None
+    return pa.array([f"{k}@{v}" for k, v in recent.items()], pa.string())
+
+
+def _drop_loaded(
+    batch: pa.Table, loaded: pa.Array | None, id_name: str, cursor_name: str
 ) -> pa.Table:
     """Rows re-read inside the lag window with an unchanged cursor were loaded already."""
-    if not recent:
+    if loaded is None:
         return batch
-    known = pa.array([f"{k}@{v}" for k, v in recent.items()], pa.string())
-    keep = pc.invert(pc.is_in(_row_keys(batch, id_name, cursor_name), value_set=known))
+    keep = pc.invert(pc.is_in(_row_keys(batch, id_name, cursor_name), value_set=loaded))
     return batch.filter(keep)
 
 
