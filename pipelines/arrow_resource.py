@@ -71,6 +71,17 @@ class RunContext:
 Batches = Callable[[Incremental[Any], RunContext], Iterator["list[Any] | ScanIds"]]
 
 
+def column_hints(**types: str) -> dict[str, dict[str, Any]]:
+    """dlt column hints from `name=data_type`; timestamps are timezone-aware."""
+    columns: dict[str, dict[str, Any]] = {}
+    for name, data_type in types.items():
+        column: dict[str, Any] = {"data_type": data_type, "nullable": True}
+        if data_type == "timestamp":
+            column["timezone"] = True
+        columns[name] = column
+    return columns
+
+
 def appointments_resource(
     spec: ResourceSpec, batches: Batches, cursor: Incremental[Any], lag_seconds: float
 ) -> DltResource:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipelines.arrow_resource import column_hints
 from pipelines.flatten import TIMESTAMP, RecordSchema
 
 SOURCE_NAME = "pexip_engage"
@@ -242,18 +243,8 @@ TABLE_SQL = {
 }
 
 
-def _cols(**types: str) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for name, data_type in types.items():
-        column: dict[str, Any] = {"data_type": data_type, "nullable": True}
-        if data_type == "timestamp":
-            column["timezone"] = True
-        out[name] = column
-    return out
-
-
 PARENT_COLUMNS = {
-    **_cols(
+    **column_hints(
         id="text",
         external_id="text",
         start="timestamp",
@@ -285,13 +276,15 @@ PARENT_COLUMNS["updated_at"]["dedup_sort"] = "desc"
 
 
 def _child_key() -> dict[str, dict[str, Any]]:
-    return _cols(appointment_id="text", appointment_updated_at="timestamp", list_index="bigint")
+    return column_hints(
+        appointment_id="text", appointment_updated_at="timestamp", list_index="bigint"
+    )
 
 
 CHILD_COLUMNS = {
     "appointments__appointment_participants": {
         **_child_key(),
-        **_cols(
+        **column_hints(
             role="text",
             type="text",
             participant__id="text",
@@ -301,7 +294,7 @@ CHILD_COLUMNS = {
     },
     "appointments__answers": {
         **_child_key(),
-        **_cols(
+        **column_hints(
             id="text",
             value="text",
             form__id="text",
@@ -313,12 +306,12 @@ CHILD_COLUMNS = {
     },
     "appointments__answers__selected_answer_options": {
         **_child_key(),
-        **_cols(answer_id="text", id="text"),
+        **column_hints(answer_id="text", id="text"),
     },
-    "appointments__answers__files": {**_child_key(), **_cols(answer_id="text", id="text")},
+    "appointments__answers__files": {**_child_key(), **column_hints(answer_id="text", id="text")},
     "appointments__location": {
-        **_cols(appointment_id="text", appointment_updated_at="timestamp"),
-        **_cols(
+        **column_hints(appointment_id="text", appointment_updated_at="timestamp"),
+        **column_hints(
             city__value="text",
             city__language="text",
             state__value="text",

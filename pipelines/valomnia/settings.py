@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pyarrow as pa
 
+from pipelines.arrow_resource import column_hints
 from pipelines.flatten import TIMESTAMP, RecordSchema
 
 SOURCE_NAME = "valomnia"
@@ -112,18 +111,8 @@ TABLE_SQL = {
 }
 
 
-def _cols(**types: str) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for name, data_type in types.items():
-        column: dict[str, Any] = {"data_type": data_type, "nullable": True}
-        if data_type == "timestamp":
-            column["timezone"] = True
-        out[name] = column
-    return out
-
-
 PARENT_COLUMNS = {
-    **_cols(
+    **column_hints(
         id="bigint",
         date_created="timestamp",
         last_updated="timestamp",
@@ -150,7 +139,7 @@ PARENT_COLUMNS = {
 PARENT_COLUMNS["last_updated"]["dedup_sort"] = "desc"
 
 CHILD_COLUMNS = {
-    "appointments__contacts": _cols(
+    "appointments__contacts": column_hints(
         appointment_id="bigint",
         appointment_updated_at="timestamp",
         list_index="bigint",
