@@ -64,8 +64,7 @@ class RunContext:
     lag_seconds: float
     recent: dict[str, int] = field(default_factory=dict)
     loaded_before: pa.Array | None = None  # "id@cursor" keys of the previous runs' window
-    emitted: int = 0
-    quarantined: int = 0
+    flattener: Flattener | None = None
 
 
 Batches = Callable[[Incremental[Any], RunContext], Iterator["list[Any] | ScanIds"]]
@@ -96,6 +95,7 @@ def appointments_resource(
         ctx.recent = state.setdefault("recent_rows", {})
         ctx.loaded_before = _window_keys(ctx.recent)
         reader = BatchReader(spec.schema)
+        ctx.flattener = Flattener(spec.table_sql)
         try:
             for item in batches(updated, ctx):
                 if isinstance(item, ScanIds):
@@ -103,7 +103,6 @@ def appointments_resource(
                     continue
                 result = reader.read(item)
                 if result.quarantined:
-                    ctx.quarantined += len(result.quarantined)
                     for q in result.quarantined:
                         logger.warning("quarantined a %s record: %s", spec.source, q.reason)
                     table = quarantine_table(spec.source, PARENT_TABLE, result.quarantined, id_name)
@@ -112,6 +111,7 @@ def appointments_resource(
                     yield result.good
         finally:
             reader.close()
+            ctx.flattener.close()
         _prune_recent(ctx.recent, lag_seconds)
 
     resource = appointments(cursor)
@@ -149,8 +149,7 @@ def appointments_resource(
         columns={"id": {"data_type": spec.parent_columns["id"]["data_type"]}},
         create_table_variant=True,
     )
-    flattener = Flattener(spec.table_sql)
-    step = _flatten_step(spec, ctx, flattener, id_name, cursor_name)
+    step = _flatten_step(ctx, id_name, cursor_name)
     resource.add_yield_map(step, insert_at=len(resource._pipe.steps))
     return resource
 
@@ -170,11 +169,7 @@ def _ids_table(ids: Iterable[Any], id_type: pa.DataType) -> pa.Table:
 
 
 def _flatten_step(
-    spec: ResourceSpec,
-    ctx: RunContext,
-    flattener: Flattener,
-    id_name: str,
-    cursor_name: str,
+    ctx: RunContext, id_name: str, cursor_name: str
 ) -> Callable[[pa.Table], Iterator[Any]]:
     def flatten(batch: pa.Table) -> Iterator[Any]:
         if ROUTE in batch.column_names:
@@ -190,8 +185,8 @@ def _flatten_step(
         _remember(batch, ctx.recent, id_name, cursor_name)
         if len(ctx.recent) > RECENT_PRUNE_AT:
             _prune_recent(ctx.recent, ctx.lag_seconds)
-        ctx.emitted += batch.num_rows
-        for table, rows in flattener.flatten(batch).items():
+        assert ctx.flattener is not None, "the flatten step runs inside the resource's run"
+        for table, rows in ctx.flattener.flatten(batch).items():
             if rows.num_rows:
                 yield dlt.mark.with_table_name(rows, table)
 
