@@ -58,6 +58,13 @@ class ScanIds:
 
 
 @dataclass
+class JsonRecords:
+    """A batch of records still as JSON text (as the API sent them)."""
+
+    texts: pa.Array
+
+
+@dataclass
 class RunContext:
     """Shared by the page generator and the flatten step of one run."""
 
@@ -67,7 +74,8 @@ class RunContext:
     flattener: Flattener | None = None
 
 
-Batches = Callable[[Incremental[Any], RunContext], Iterator["list[Any] | ScanIds"]]
+Batch = "list[Any] | JsonRecords | ScanIds"
+Batches = Callable[[Incremental[Any], RunContext], Iterator[Batch]]
 
 
 def column_hints(**types: str) -> dict[str, dict[str, Any]]:
@@ -101,7 +109,11 @@ def appointments_resource(
                 if isinstance(item, ScanIds):
                     yield _carrier(_ids_table(item.ids, spec.id_arrow_type), SCAN_TABLE, spec)
                     continue
-                result = reader.read(item)
+                result = (
+                    reader.read_texts(item.texts)
+                    if isinstance(item, JsonRecords)
+                    else reader.read(item)
+                )
                 if result.quarantined:
                     for q in result.quarantined:
                         logger.warning("quarantined a %s record: %s", spec.source, q.reason)

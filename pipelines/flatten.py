@@ -197,6 +197,63 @@ class BatchReader:
         )
         return BatchResult(good.to_arrow_table(), quarantined)
 
+    def read_texts(self, texts: pa.Array) -> BatchResult:
+        """The same as `read`, for records still as JSON text: DuckDB parses them (without
+        the GIL) and quarantined records keep exactly the text the API sent."""
+        self.con.register(
+            "texts", pa.table({"r": texts, ROW: pa.array(range(len(texts)), pa.int64())})
+        )
+        try:
+            extra = sorted(
+                key
+                for (key,) in self.con.execute(
+                    "select distinct unnest(json_keys(r)) from texts where json_type(r) = 'OBJECT'"
+                ).fetchall()
+                if key not in self.known
+            )
+            structure = orjson.dumps(_json_structure(self.schema.fields)).decode()
+            selects = [self._select_expr(name, ft) for name, ft in self.schema.fields.items()]
+            selects += [f"r ->> '$.{_json_key(name)}' as {_quote(name)}" for name in extra]
+            self.con.execute(
+                f"""create or replace temp table staged as
+                with parsed as (
+                    select r, {ROW},
+                        unnest(from_json(r, '{_sql_str(structure)}'))
+                    from texts
+                )
+                select {", ".join(selects)}, r, {ROW}, {self._reason_sql(missing=True)} as {REASON}
+                from parsed"""
+            )
+        finally:
+            self.con.unregister("texts")
+        quarantined = [
+            Quarantined(_loads_or_text(raw), reason)
+            for raw, reason in self.con.execute(
+                f"select r, {REASON} from staged where {REASON} is not null order by {ROW}"
+            ).fetchall()
+        ]
+        good = self.con.sql(
+            f"select * exclude ({ROW}, {REASON}, r) from staged where {REASON} is null"
+        )
+        return BatchResult(good.to_arrow_table(), quarantined)
+
+    def _reason_sql(self, missing: bool = False) -> str:
+        """Why a staged record cannot load (null when it can), first reason wins."""
+        checks = []
+        if missing:
+            for name in self._must_have:
+                q = _quote(name)
+                checks.append(
+                    f"when {q} is null or cast({q} as varchar) = '' then 'missing {name}'"
+                )
+        id_sql = _quote(self.schema.id_field)
+        checks.append(
+            f"when try_cast({id_sql} as {self.schema.id_type}) is null "
+            f"then 'id is not a valid {self.schema.id_type.lower()}: ' || {id_sql}"
+        )
+        checks += _invalid_date_checks(self.schema)
+        return "case " + " ".join(checks) + " end"
+
     def _precheck(self, record: Any) -> str | None:
         if type(record) is not dict:
             return f"record is a {type(record).__name__}, not an object"
@@ -231,14 +288,7 @@ class BatchReader:
         selects = [self._select_expr(name, ft) for name, ft in self.schema.fields.items()]
         # new fields land as text: strings unquoted, objects and lists as JSON
         selects += [f"{_quote(name)} ->> '$' as {_quote(name)}" for name in extra]
-        checks = _invalid_date_checks(self.schema)
-        id_sql = _quote(self.schema.id_field)
-        checks.insert(
-            0,
-            f"when try_cast({id_sql} as {self.schema.id_type}) is null "
-            f"then 'id is not a valid {self.schema.id_type.lower()}: ' || {id_sql}",
-        )
-        reason = "case " + " ".join(checks) + " end"
+        reason = self._reason_sql()
         self.con.execute(
             f"""create or replace temp table staged as
             select {", ".join(selects)}, {ROW}, {reason} as {REASON}
@@ -253,6 +303,26 @@ class BatchReader:
         if ft == TIMESTAMP:
             return f"try_cast({q} as timestamptz) as {q}"
         return q
+
+
+def _json_structure(ft: FieldType) -> Any:
+    """The structure argument of DuckDB's `from_json` for a record schema."""
+    if isinstance(ft, list):
+        return [_json_structure(ft[0])]
+    if isinstance(ft, dict):
+        return {name: _json_structure(sub) for name, sub in ft.items()}
+    return "VARCHAR" if ft == TIMESTAMP else ft
+
+
+def _json_key(name: str) -> str:
+    return '"' + _sql_str(name).replace('"', '\\"') + '"'
+
+
+def _loads_or_text(raw: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
 
 
 def _sql_str(value: str) -> str:

@@ -56,6 +56,10 @@ class AuthError(ApiError):
     """Credentials were refused: retrying cannot help."""
 
 
+class InvalidBody(ValueError):
+    """A body that is not the JSON it should be (cut off, garbled): worth another try."""
+
+
 class _Retryable(Exception):
     """Internal signal for tenacity: this attempt failed but another may succeed."""
 
@@ -233,13 +237,19 @@ class ApiClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def get_json(self, path: str, params: Iterable[tuple[str, Any]] | None = None) -> Any:
-        """GET `path` and return its parsed JSON body, retrying what is worth retrying."""
+    def get_json(
+        self,
+        path: str,
+        params: Iterable[tuple[str, Any]] | None = None,
+        parse: Callable[[bytes], Any] = orjson.loads,
+    ) -> Any:
+        """GET `path` and return its body parsed by `parse` (JSON by default), retrying what
+        is worth retrying; `parse` runs in the calling thread and may raise `InvalidBody`."""
         query = [(k, _param(v)) for k, v in (params or [])]
         refreshed = False
         while True:
             try:
-                return self._with_retries(path, query)
+                return self._with_retries(path, query, parse)
             except _AuthExpired as expired:
                 if refreshed or self.auth is None:
                     raise AuthError(
@@ -251,7 +261,9 @@ class ApiClient:
                 refreshed = True
                 logger.warning("credential rejected, refreshing it once: %s", expired.error)
 
-    def _with_retries(self, path: str, query: list[tuple[str, str]]) -> Any:
+    def _with_retries(
+        self, path: str, query: list[tuple[str, str]], parse: Callable[[bytes], Any]
+    ) -> Any:
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts),
             wait=self.retry.wait,
@@ -263,7 +275,7 @@ class ApiClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(path, query)
+                    return self._attempt(path, query, parse)
         except _Retryable as failed:
             raise ApiError(
                 f"gave up after {self.retry.max_attempts} attempts: {failed.error.args[0]}",
@@ -273,7 +285,9 @@ class ApiClient:
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, path: str, query: list[tuple[str, str]]) -> Any:
+    def _attempt(
+        self, path: str, query: list[tuple[str, str]], parse: Callable[[bytes], Any]
+    ) -> Any:
         correlation_id = str(uuid.uuid4())
         headers = {"X-Correlation-Id": correlation_id}
         auth_headers = self.auth.headers(self._client) if self.auth else {}
@@ -301,8 +315,8 @@ class ApiClient:
             logger.error("%s", error)
             raise error
         try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
+            return parse(response.content)
+        except (orjson.JSONDecodeError, InvalidBody):
             error = ApiError(
                 f"response body of GET {shown} is not valid JSON",
                 status=status,

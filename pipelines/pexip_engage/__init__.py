@@ -22,7 +22,13 @@ import pendulum
 from dlt.extract.incremental import Incremental
 from dlt.extract.resource import DltResource
 
-from pipelines.arrow_resource import ResourceSpec, RunContext, ScanIds, appointments_resource
+from pipelines.arrow_resource import (
+    JsonRecords,
+    ResourceSpec,
+    RunContext,
+    ScanIds,
+    appointments_resource,
+)
 from pipelines.config import (
     ConfigError,
     optional_datetime,
@@ -104,7 +110,7 @@ def pexip_engage(
     params = filter_params(filters) + window_params(window_from, window_to)
     whole_collection = not params
 
-    def batches(updated: Incremental[Any], ctx: RunContext) -> Iterator[list[Any] | ScanIds]:
+    def batches(updated: Incremental[Any], ctx: RunContext) -> Iterator[JsonRecords | ScanIds]:
         auth = ClientCredentialsAuth(token_url, client_id, client_secret)
         with ApiClient(
             base_url,

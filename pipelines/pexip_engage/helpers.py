@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections import deque
@@ -9,17 +10,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import orjson
+import pyarrow as pa
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from pipelines.arrow_resource import ScanIds
+from pipelines.arrow_resource import JsonRecords, ScanIds
 from pipelines.http import (
     ApiClient,
     ApiError,
     AuthError,
+    InvalidBody,
     default_error_message,
     get_logger,
     redactor,
@@ -104,29 +109,94 @@ class ClientCredentialsAuth:
 
 @dataclass
 class Page:
+    """One page, parsed by DuckDB: records stay JSON text (kept verbatim for quarantine)."""
+
     offset: int
-    records: list[Any]
     total: int
     limit: int
+    ids: list[Any]
+    versions: list[Any]
+    records: pa.Array  # JSON text of each record
+
+
+class PageParser:
+    """Parses page bodies with DuckDB in the page threads.
+
+    DuckDB releases the GIL while it parses, so both cores work on pages while the main
+    thread flattens and loads; `orjson` would hold the GIL and build a Python object per
+    value. One connection and one scratch file per thread.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._dir = tempfile.TemporaryDirectory(prefix="apptsync-pages-")
+        self._connections: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._connections:
+                con.close()
+            self._connections.clear()
+        self._dir.cleanup()
+
+    def parse(self, body: bytes) -> pa.Table:
+        """meta, ids, updatedAt values and the records of a page; `InvalidBody` if it is
+        not JSON (cut off, garbled), so the request is retried."""
+        con, path = self._thread_state()
+        path.write_bytes(body)
+        try:
+            return con.sql(
+                f"""select
+                    meta ->> '$.totalCount' as total,
+                    meta ->> '$.limit' as served_limit,
+                    list_transform(data, lambda r: r ->> '$.id') as ids,
+                    list_transform(data, lambda r: r ->> '$.updatedAt') as versions,
+                    data
+                from read_json('{path}', format = 'auto',
+                               columns = {{'data': 'JSON[]', 'meta': 'JSON'}})"""
+            ).to_arrow_table()
+        except duckdb.Error as exc:
+            raise InvalidBody(str(exc).splitlines()[0]) from None
+
+    def _thread_state(self) -> tuple[duckdb.DuckDBPyConnection, Path]:
+        state = getattr(self._local, "state", None)
+        if state is None:
+            con = duckdb.connect()
+            with self._lock:
+                self._connections.append(con)
+                path = Path(self._dir.name) / f"page-{len(self._connections)}.json"
+            state = self._local.state = (con, path)
+        return state
 
 
 def fetch_page(
-    client: ApiClient, path: str, params: Sequence[tuple[str, str]], offset: int, limit: int
+    client: ApiClient,
+    parser: PageParser,
+    path: str,
+    params: Sequence[tuple[str, str]],
+    offset: int,
+    limit: int,
 ) -> Page:
-    body = client.get_json(path, [*params, ("offset", offset), ("limit", limit)])
-    meta = body.get("meta") if isinstance(body, dict) else None
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(meta, dict) or not isinstance(data, list):
-        raise ApiError(f"GET {path} at offset {offset}: response has no data list and meta object")
-    total = meta.get("totalCount")
-    if not isinstance(total, int):
-        raise ApiError(f"GET {path} at offset {offset}: meta.totalCount is missing")
-    served_limit = meta.get("limit")
-    return Page(offset, data, total, served_limit if isinstance(served_limit, int) else limit)
+    table = client.get_json(path, [*params, ("offset", offset), ("limit", limit)], parser.parse)
+    row = table.to_pylist()[0] if table.num_rows == 1 else {}
+    total, data = row.get("total"), table.column("data")[0] if row else None
+    if data is None or not data.is_valid or total is None or not str(total).isdigit():
+        raise ApiError(f"GET {path} at offset {offset}: response has no data list and meta")
+    served = row.get("served_limit")
+    return Page(
+        offset,
+        int(total),
+        int(served) if served is not None and str(served).isdigit() else limit,
+        row["ids"],
+        row["versions"],
+        data.values,
+    )
 
 
 def pages(
     client: ApiClient,
+    parser: PageParser,
     path: str,
     params: Sequence[tuple[str, str]],
     page_size: int,
@@ -140,7 +210,7 @@ def pages(
     worker) wait to be consumed, so fetching goes on while a batch is being flattened and
     memory does not grow with the collection.
     """
-    first = fetch_page(client, path, params, 0, page_size)
+    first = fetch_page(client, parser, path, params, 0, page_size)
     yield first
     step = first.limit if first.limit > 0 else page_size
     offsets = iter(range(step, first.total, step))
@@ -150,7 +220,7 @@ def pages(
         def submit_next() -> None:
             offset = next(offsets, None)
             if offset is not None:
-                window.append(pool.submit(fetch_page, client, path, params, offset, step))
+                window.append(pool.submit(fetch_page, client, parser, path, params, offset, step))
 
         for _ in range(max(max_concurrency * 2, read_ahead)):
             submit_next()
@@ -162,6 +232,44 @@ def pages(
         finally:
             for future in window:
                 future.cancel()
+
+
+def _one_pass(
+    pass_pages: Iterator[Page],
+    report: PassReport,
+    seen: dict[str, tuple[Any, int]],
+    since: datetime | None,
+    batch_records: int,
+) -> Iterator[JsonRecords]:
+    """The records of one pass worth handing on, in batches; `report` notes what it saw."""
+    number = report.number
+    parts: list[pa.Array] = []
+    size = 0
+    for page in pass_pages:
+        report.totals.add(page.total)
+        keep = []
+        for rid, version in zip(page.ids, page.versions, strict=True):
+            if rid is None or rid == "":
+                report.anonymous += 1
+                keep.append(number == 1)  # quarantined once, not once per pass
+                continue
+            previous = seen.get(rid)
+            if previous is not None and previous[1] == number:
+                report.duplicates += 1
+                keep.append(False)
+                continue
+            report.ids += 1
+            seen[rid] = (version, number)
+            keep.append((previous is None or previous[0] != version) and not _older(version, since))
+        kept = page.records if all(keep) else page.records.filter(pa.array(keep, pa.bool_()))
+        if len(kept):
+            parts.append(kept)
+            size += len(kept)
+        if size >= batch_records:
+            yield JsonRecords(pa.concat_arrays(parts))
+            parts, size = [], 0
+    if parts:
+        yield JsonRecords(pa.concat_arrays(parts))
 
 
 def _older(version: Any, since: datetime | None) -> bool:
@@ -208,7 +316,7 @@ def scan(
     max_passes: int,
     whole_collection: bool,
     since: datetime | None = None,
-) -> Iterator[list[Any] | ScanIds]:
+) -> Iterator[JsonRecords | ScanIds]:
     """Batches of records from a drift-checked scan; at the end, the ids if it was complete.
 
     Offsets shift when appointments are created or deleted while paging. A pass is clean when
@@ -220,53 +328,46 @@ def scan(
     counted for the checks but not handed on: dlt's incremental would drop them anyway.
     """
     seen: dict[str, tuple[Any, int]] = {}
-    for number in range(1, max_passes + 1):
-        report = PassReport(number)
-        batch: list[Any] = []
-        read_ahead = 2 * batch_records // max(page_size, 1)
-        for page in pages(client, path, params, page_size, max_concurrency, read_ahead):
-            report.totals.add(page.total)
-            for record in page.records:
-                rid = record.get("id") if isinstance(record, dict) else None
-                if rid is None or rid == "":
-                    report.anonymous += 1
-                    if number == 1:
-                        batch.append(record)
-                    continue
-                key = str(rid)
-                version = record.get("updatedAt")
-                previous = seen.get(key)
-                if previous is not None and previous[1] == number:
-                    report.duplicates += 1
-                    continue
-                report.ids += 1
-                seen[key] = (version, number)
-                if (previous is None or previous[0] != version) and not _older(version, since):
-                    batch.append(record)
-            if len(batch) >= batch_records:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-        problems = report.problems()
-        logger.info(
-            "scanned %s: %d records, pass %d%s",
-            path,
-            report.ids + report.anonymous,
-            number,
-            f" drifted ({'; '.join(problems)})" if problems else " clean",
-        )
-        if not problems:
-            if whole_collection:
-                yield ScanIds(k for k, (_, n) in seen.items() if n == number)
-            return
-        logger.warning(
-            "pass %d of %d over %s drifted: %s; reading it again",
-            number,
-            max_passes,
-            path,
-            "; ".join(problems),
-        )
+    parser = PageParser()
+    try:
+        for number in range(1, max_passes + 1):
+            report = PassReport(number)
+            yield from _one_pass(
+                pages(
+                    client,
+                    parser,
+                    path,
+                    params,
+                    page_size,
+                    max_concurrency,
+                    read_ahead=2 * batch_records // max(page_size, 1),
+                ),
+                report,
+                seen,
+                since,
+                batch_records,
+            )
+            problems = report.problems()
+            logger.info(
+                "scanned %s: %d records, pass %d%s",
+                path,
+                report.ids + report.anonymous,
+                number,
+                f" drifted ({'; '.join(problems)})" if problems else " clean",
+            )
+            if not problems:
+                if whole_collection:
+                    yield ScanIds(k for k, (_, n) in seen.items() if n == number)
+                return
+            logger.warning(
+                "pass %d of %d over %s drifted: %s; reading it again",
+                number,
+                max_passes,
+                path,
+                "; ".join(problems),
+            )
+    finally:
+        parser.close()
     raise DriftError(
         f"the appointments collection kept changing while it was paged ({max_passes} passes, "
         f"last: {'; '.join(problems)}); nothing was loaded and the cursor did not move"
