@@ -214,14 +214,16 @@ class BatchReader:
             structure = orjson.dumps(_json_structure(self.schema.fields)).decode()
             selects = [self._select_expr(name, ft) for name, ft in self.schema.fields.items()]
             selects += [f"r ->> '$.{_json_key(name)}' as {_quote(name)}" for name in extra]
+            shape = _shape_check(self.schema.fields)
             self.con.execute(
                 f"""create or replace temp table staged as
                 with parsed as (
-                    select r, {ROW},
+                    select r, {ROW}, {shape} as _shape,
                         unnest(from_json(r, '{_sql_str(structure)}'))
                     from texts
                 )
-                select {", ".join(selects)}, r, {ROW}, {self._reason_sql(missing=True)} as {REASON}
+                select {", ".join(selects)}, r, {ROW},
+                    coalesce(_shape, {self._reason_sql(missing=True)}) as {REASON}
                 from parsed"""
             )
         finally:
@@ -312,6 +314,35 @@ def _json_structure(ft: FieldType) -> Any:
     if isinstance(ft, dict):
         return {name: _json_structure(sub) for name, sub in ft.items()}
     return "VARCHAR" if ft == TIMESTAMP else ft
+
+
+_JSON_KINDS = {
+    "BIGINT": ["BIGINT", "UBIGINT"],
+    "DOUBLE": ["DOUBLE", "BIGINT", "UBIGINT"],
+    "BOOLEAN": ["BOOLEAN"],
+}
+
+
+def _shape_check(fields: Struct) -> str:
+    """SQL naming the first top-level field whose JSON kind does not fit the schema (e.g. a
+    string where an object belongs), so the record is quarantined rather than loaded with
+    that field silently null. One parse of the record for all fields."""
+    checked = []
+    for name, ft in fields.items():
+        if isinstance(ft, dict):
+            checked.append((name, ["OBJECT"]))
+        elif isinstance(ft, list):
+            checked.append((name, ["ARRAY"]))
+        elif ft in _JSON_KINDS:
+            checked.append((name, _JSON_KINDS[ft]))
+    paths = ", ".join(f"'$.{_json_key(name)}'" for name, _ in checked)
+    allowed = ", ".join("[" + ", ".join(f"'{k}'" for k in kinds) + "]" for _, kinds in checked)
+    names = ", ".join(f"'{_sql_str(name)}'" for name, _ in checked)
+    return f"""(select 'unexpected shape: ' || t[3] || ' is ' || lower(t[1])
+        from (select unnest(list_filter(
+            list_zip(json_type(r, [{paths}]), [{allowed}], [{names}]),
+            lambda t: t[1] is not null and t[1] <> 'NULL' and not list_contains(t[2], t[1])
+        )) as t) limit 1)"""
 
 
 def _json_key(name: str) -> str:

@@ -291,6 +291,31 @@ def test_malformed_records_are_quarantined_and_the_rest_of_the_page_loads(
     )
 
 
+def test_records_of_an_unexpected_shape_are_quarantined_not_loaded_half_empty(
+    pexip: Simulator, warehouse: Path
+):
+    ids = pexip.pexip.ids()
+    pexip.pexip.update([ids[1]], subject="not-an-object")
+    pexip.pexip.update([ids[2]], answers={"not": "a list"})
+    pexip.pexip.update([ids[3]], trailingBufferTime="five")
+
+    sync()
+
+    reasons = dict(rows(warehouse, f"select record_id, reason from {DATASET}._quarantine"))
+    assert reasons == {
+        ids[1]: "unexpected shape: subject is varchar",
+        ids[2]: "unexpected shape: answers is object",
+        ids[3]: "unexpected shape: trailingBufferTime is varchar",
+    }
+    raw = scalar(
+        warehouse, f"select raw_json from {DATASET}._quarantine where record_id = ?", ids[1]
+    )
+    assert '"subject":"not-an-object"' in raw
+    assert scalar(warehouse, f"select count(*) from {DATASET}.appointments") == (
+        pexip.pexip.count() - 3
+    )
+
+
 def test_new_fields_and_unknown_enum_values_load(pexip: Simulator, warehouse: Path):
     target = pexip.pexip.ids()[0]
     pexip.pexip.update([target], status="RESCHEDULED_BY_AI", channelScore=7)
