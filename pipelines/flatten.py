@@ -8,7 +8,6 @@ plain Arrow tables and still does the merge, schema evolution and state.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -422,11 +421,3 @@ QUARANTINE_COLUMNS: dict[str, dict[str, Any]] = {
     "raw_json": {"data_type": "text", "nullable": True},
     "quarantined_at": {"data_type": "timestamp", "timezone": True, "nullable": True},
 }
-
-
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def snake(name: str) -> str:
-    """camelCase to snake_case, as dlt's default naming convention does."""
-    return _CAMEL.sub("_", name).lower()

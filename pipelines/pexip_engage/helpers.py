@@ -55,7 +55,6 @@ class ClientCredentialsAuth:
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
-        self.tokens_fetched = 0
         redactor.add(client_secret)
 
     def headers(self, client: httpx.Client) -> dict[str, str]:
@@ -104,7 +103,6 @@ class ClientCredentialsAuth:
         self._token = str(body["access_token"])
         redactor.add(self._token)
         self._expires_at = time.monotonic() + float(body.get("expires_in") or 300)
-        self.tokens_fetched += 1
 
 
 @dataclass
