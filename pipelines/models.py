@@ -44,7 +44,6 @@ AUDITS_DIR = "audits"
 SOURCE_DIALECT = "duckdb"
 """The dialect the models are written in."""
 
-DEFAULT_DUCKDB_FILE = "apptsync.duckdb"
 """The warehouse file used when `destination.duckdb.credentials` is not configured."""
 
 MODELS_DATASET = "reporting"
@@ -369,7 +368,9 @@ def open_sql_client(
     """
     if destination is None:
         if credentials is None:
-            credentials = dlt.config.get("destination.duckdb.credentials") or DEFAULT_DUCKDB_FILE
+            from pipelines.sync import database_path  # the same file the syncs write
+
+            credentials = database_path()
         destination = dlt.destinations.duckdb(credentials=credentials)
     dataset = dlt.dataset(destination, dataset_name, schema=dlt.Schema("apptsync_models"))
     with dataset.sql_client as client:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -51,9 +52,13 @@ class SyncResult:
 
 
 def database_path() -> str:
-    """The DuckDB file from dlt's own `destination.duckdb.credentials` (default apptsync.duckdb)."""
-    configured = dlt.config.get("destination.duckdb.credentials")
-    return str(configured) if configured else DEFAULT_DATABASE
+    """The DuckDB file from dlt's own `destination.duckdb.credentials` (default apptsync.duckdb),
+    made absolute against the current folder: dlt would resolve a relative path against the
+    folder the pipeline first ran in, and a second checkout would write into the first's."""
+    configured = str(dlt.config.get("destination.duckdb.credentials") or DEFAULT_DATABASE)
+    if ":" in configured and not Path(configured).anchor:  # :memory:, md:…, a URL
+        return configured
+    return str(Path(configured).resolve())
 
 
 def warehouse_credentials() -> DuckDbCredentials:

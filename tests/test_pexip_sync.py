@@ -380,3 +380,35 @@ def test_a_load_that_fails_keeps_its_data_for_the_next_run(pexip: Simulator, war
     )
     assert changed == 7
     assert recovered.ok
+
+
+def test_a_deleted_warehouse_gets_a_full_sync_despite_the_remembered_cursor(
+    pexip: Simulator, warehouse: Path
+):
+    sync()
+    pexip.pexip.update(pexip.pexip.ids()[:2])  # so the remembered cursor would skip the rest
+    warehouse.unlink()  # e.g. rebuilt from scratch, or a second checkout of the project
+
+    result = sync()
+
+    assert result.rows["appointments"] == pexip.pexip.count()
+    assert raw_counts(warehouse) == expected_counts(pexip)
+
+
+def test_a_relative_warehouse_path_means_the_current_folder(
+    pexip: Simulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """dlt resolves relative DuckDB paths against the folder a pipeline first ran in; a
+    second checkout sharing ~/.dlt must still get its own, complete warehouse."""
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", "apptsync.duckdb")
+    first, second = isolated_env / "checkout-a", isolated_env / "checkout-b"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+    sync()
+    pexip.pexip.update(pexip.pexip.ids()[:2])
+    monkeypatch.chdir(second)
+
+    sync()
+
+    assert raw_counts(second / "apptsync.duckdb") == expected_counts(pexip)
