@@ -185,8 +185,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         + (f" (failing: {', '.join(failing)})" if failing else "")
     )
     print(
-        f"done in {time.monotonic() - started:.1f}s: {len(built)} views; try "
-        f'`duckdb {database_path()} "from reporting.rpt_daily_appointments limit 10"`'
+        f"done in {time.monotonic() - started:.1f}s: {len(built)} views in {database_path()}; "
+        "try `apptsync export reporting.rpt_daily_appointments -o daily.csv`"
     )
     return 0 if all(r.ok for r in results) and not failing else 1
 
@@ -214,7 +214,7 @@ def _summary(database: str) -> str:
     lines = [f"warehouse {database}:"]
     for schema, tables in warehouse_counts(database).items():
         for table, count in tables.items():
-            lines.append(f"  {schema}.{table:<48} {count:>9,}")
+            lines.append(f"  {schema + '.' + table:<62} {count:>9,}")
     return "\n".join(lines)
 
 
