@@ -412,3 +412,35 @@ def test_a_relative_warehouse_path_means_the_current_folder(
     sync()
 
     assert raw_counts(second / "apptsync.duckdb") == expected_counts(pexip)
+
+
+def test_a_start_time_window_loads_only_that_window_and_infers_no_deletions(
+    pexip: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from datetime import datetime
+
+    starts = sorted(r["start"] for r in pexip.pexip.records() if r["start"] and r["end"])
+    window_from, window_to = starts[len(starts) // 4], starts[len(starts) // 2]
+    configure_pexip(pexip, monkeypatch, window_from=window_from, window_to=window_to)
+
+    def parse(value: str) -> datetime:
+        return datetime.fromisoformat(value)
+
+    expected = {
+        r["id"]
+        for r in pexip.pexip.records()
+        if r["start"]
+        and r["end"]
+        and parse(r["start"]) >= parse(window_from)
+        and parse(r["end"]) <= parse(window_to)
+    }
+
+    assert 0 < len(expected) < pexip.pexip.count()
+
+    result = sync()
+
+    loaded = {r[0] for r in rows(warehouse, f"select id from {DATASET}.appointments")}
+    assert loaded == expected
+    assert result.marked_deleted == 0
+    query = pexip.request_log("pexip")[0]["query"]
+    assert "from=" in query and "to=" in query
