@@ -38,6 +38,10 @@ VERSION_COLUMN = "appointment_updated_at"
 RECENT_PRUNE_AT = 50_000
 
 
+class DriftError(RuntimeError):
+    """The collection kept shifting while it was paged; loading now could miss rows."""
+
+
 @dataclass(frozen=True)
 class ResourceSpec:
     """Everything source-specific the shared resource needs, all of it data."""

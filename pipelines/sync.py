@@ -24,10 +24,9 @@ from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.arrow_resource import PARENT_TABLE, SCAN_TABLE, VERSION_COLUMN
+from pipelines.arrow_resource import PARENT_TABLE, SCAN_TABLE, VERSION_COLUMN, DriftError
 from pipelines.config import ConfigError, env_name
 from pipelines.http import ApiError, get_logger, redactor
-from pipelines.pexip_engage.helpers import DriftError
 
 logger = get_logger("apptsync.sync")
 

@@ -19,7 +19,7 @@ import orjson
 import pyarrow as pa
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from pipelines.arrow_resource import JsonRecords, ScanIds
+from pipelines.arrow_resource import DriftError, JsonRecords, ScanIds
 from pipelines.http import (
     ApiClient,
     ApiError,
@@ -32,10 +32,6 @@ from pipelines.http import (
 from pipelines.pexip_engage.settings import TOKEN_REFRESH_MARGIN_SECONDS
 
 logger = get_logger("apptsync.pexip_engage")
-
-
-class DriftError(RuntimeError):
-    """The collection kept shifting under the scan; loading now could miss rows."""
 
 
 class ClientCredentialsAuth:

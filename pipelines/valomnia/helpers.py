@@ -28,7 +28,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from pipelines.arrow_resource import ScanIds
+from pipelines.arrow_resource import DriftError, ScanIds
 from pipelines.http import (
     MAX_RETRY_AFTER_SECONDS,
     RETRYABLE_STATUSES,
@@ -52,10 +52,6 @@ logger = get_logger("apptsync.valomnia")
 
 KEY = "sources.valomnia"
 _LOGIN_PAGE = re.compile(r"(^|/)(login|j_spring_security_check)(/|$)")
-
-
-class DriftError(RuntimeError):
-    """Rows kept leaving one second while it was paged; loading now could miss rows."""
 
 
 class _LoginUnavailable(Exception):
