@@ -209,11 +209,14 @@ class ApiClient:
         error_message: ErrorParser = default_error_message,
         headers: Mapping[str, str] | None = None,
         max_connections: int = 8,
+        max_in_flight: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.retry = retry or RetryPolicy()
         self.error_message = error_message
+        # Caps requests on the wire, not threads: a thread parsing a page holds no slot.
+        self._in_flight = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             headers={"Accept": "application/json", "User-Agent": "apptsync", **(headers or {})},
@@ -295,7 +298,11 @@ class ApiClient:
         url = f"{self.base_url}{path}"
         shown = _display_url(path, query)
         try:
-            response = self._client.get(url, params=query, headers=headers)
+            if self._in_flight is None:
+                response = self._client.get(url, params=query, headers=headers)
+            else:
+                with self._in_flight:
+                    response = self._client.get(url, params=query, headers=headers)
         except httpx.TransportError as exc:
             error = ApiError(
                 f"{type(exc).__name__} on GET {shown}", correlation_id=correlation_id, url=shown

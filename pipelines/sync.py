@@ -7,6 +7,7 @@ source's outage never blocks the other and `dlt pipeline pexip_engage info` just
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -106,18 +107,25 @@ def cursor_column(source: str) -> str:
 
 
 @contextmanager
-def fewer_gc_pauses() -> Iterator[None]:
-    """Parsing pages allocates millions of short-lived objects and no reference cycles;
-    CPython's default thresholds then run the cycle collector over and over (it made page
-    parsing 4x slower in the benchmark). Raise them for the run, restore them after."""
-    previous = gc.get_threshold()
+def tuned_interpreter() -> Iterator[None]:
+    """Two interpreter settings for the length of a sync, restored after.
+
+    Parsing allocates millions of short-lived objects and no reference cycles; CPython's
+    default thresholds then run the cycle collector over and over (it made page parsing
+    2-4x slower in the benchmark). And page threads mostly wait on the network: a shorter
+    switch interval lets them send their next request sooner while the main thread is
+    busy flattening and loading (a small gain in the benchmark; see bench/README.md).
+    """
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+    sys.setswitchinterval(0.001)
     try:
         yield
     finally:
-        gc.set_threshold(*previous)
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
@@ -130,7 +138,7 @@ def run_source(
     """Sync one source; never raises for a source failure, reports it instead."""
     started = time.monotonic()
     try:
-        with fewer_gc_pauses():
+        with tuned_interpreter():
             result = _sync(source, reconcile, make_source)
     except Exception as exc:  # one source failing must not stop the other
         logger.error("sync of %s failed: %s", source, exc)

@@ -118,6 +118,7 @@ def pexip_engage(
             retry=RetryPolicy(max_attempts=attempts, initial_wait=backoff),
             timeout=timeout,
             max_connections=max_concurrency + 1,
+            max_in_flight=max_concurrency,
         ) as client:
             yield from scan(
                 client,

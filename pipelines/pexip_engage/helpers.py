@@ -197,7 +197,7 @@ def pages(
     max_concurrency: int,
     read_ahead: int = 0,
 ) -> Iterator[Page]:
-    """Every page in offset order; after the first, up to `max_concurrency` in flight.
+    """Every page in offset order; after the first, up to `max_concurrency` requests in flight.
 
     The first page tells the total (and the page size the server really uses); the rest
     are fetched by a small thread pool. At most `read_ahead` pages (at least two per
@@ -208,7 +208,9 @@ def pages(
     yield first
     step = first.limit if first.limit > 0 else page_size
     offsets = iter(range(step, first.total, step))
-    with ThreadPoolExecutor(max_concurrency, thread_name_prefix="pexip-page") as pool:
+    # Twice the threads of the request limit (the client enforces that limit): while one
+    # thread parses its page, another already waits on the network.
+    with ThreadPoolExecutor(max_concurrency * 2, thread_name_prefix="pexip-page") as pool:
         window: deque[Future[Page]] = deque()
 
         def submit_next() -> None:
