@@ -64,12 +64,12 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _timestamp_paths(ft: Struct, prefix: str = "") -> Iterable[tuple[str, bool]]:
-    """(path, inside_list) for every timestamp field, for the validation expression."""
+def _timestamp_paths(ft: Struct, prefix: str = "") -> Iterable[str]:
+    """The SQL path of every timestamp field (nested objects included), for validation."""
     for name, sub in ft.items():
         path = f"{prefix}{_quote(name)}"
         if sub == TIMESTAMP:
-            yield path, False
+            yield path
         elif isinstance(sub, dict):
             yield from _timestamp_paths(sub, path + ".")
 
@@ -77,14 +77,14 @@ def _timestamp_paths(ft: Struct, prefix: str = "") -> Iterable[tuple[str, bool]]
 def _invalid_date_checks(schema: RecordSchema) -> list[str]:
     """SQL `case` arms naming the first unparsable date of a record, lists included."""
     checks = []
-    for path, _ in _timestamp_paths(schema.fields):
+    for path in _timestamp_paths(schema.fields):
         checks.append(
             f"when {path} is not null and try_cast({path} as timestamptz) is null "
             f"then 'unparsable date in {path.replace(chr(34), '')}: ' || {path}"
         )
     for name, sub in schema.fields.items():
         if isinstance(sub, list) and isinstance(sub[0], dict):
-            inner = [p for p, _ in _timestamp_paths(sub[0], "x.")]
+            inner = list(_timestamp_paths(sub[0], "x."))
             if inner:
                 cond = " or ".join(
                     f"({p} is not null and try_cast({p} as timestamptz) is null)" for p in inner

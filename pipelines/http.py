@@ -226,11 +226,6 @@ class ApiClient:
             ),
         )
 
-    @property
-    def http(self) -> httpx.Client:
-        """The underlying httpx client, for auth flows that need raw requests."""
-        return self._client
-
     def close(self) -> None:
         self._client.close()
 
