@@ -78,7 +78,7 @@ class RunContext:
     flattener: Flattener | None = None
 
 
-Batch = "list[Any] | JsonRecords | ScanIds"
+Batch = "JsonRecords | ScanIds"
 Batches = Callable[[Incremental[Any], RunContext], Iterator[Batch]]
 
 
@@ -113,11 +113,7 @@ def appointments_resource(
                 if isinstance(item, ScanIds):
                     yield _carrier(_ids_table(item.ids, spec.id_arrow_type), SCAN_TABLE, spec)
                     continue
-                result = (
-                    reader.read_texts(item.texts)
-                    if isinstance(item, JsonRecords)
-                    else reader.read(item)
-                )
+                result = reader.read_texts(item.texts)
                 if result.quarantined:
                     for q in result.quarantined:
                         logger.warning("quarantined a %s record: %s", spec.source, q.reason)

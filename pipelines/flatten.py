@@ -8,11 +8,9 @@ plain Arrow tables and still does the merge, schema evolution and state.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Union
 
 import duckdb
@@ -39,25 +37,6 @@ class RecordSchema:
     id_type: str  # the DuckDB type the id must cast to: VARCHAR or BIGINT
     cursor_field: str
     required: tuple[str, ...] = ()
-
-    def read_columns(self, extra: Iterable[str] = ()) -> dict[str, str]:
-        """DuckDB `read_json` column types: timestamps and the id arrive as text."""
-        columns = {name: _read_type(ft) for name, ft in self.fields.items()}
-        columns[self.id_field] = "VARCHAR"
-        for name in extra:
-            columns[name] = "JSON"
-        columns[ROW] = "BIGINT"
-        return columns
-
-
-def _read_type(ft: FieldType) -> str:
-    if isinstance(ft, str):
-        assert ft in SCALARS, ft
-        return "VARCHAR" if ft == TIMESTAMP else ft
-    if isinstance(ft, list):
-        return _read_type(ft[0]) + "[]"
-    inner = ", ".join(f"{_quote(name)} {_read_type(sub)}" for name, sub in ft.items())
-    return f"STRUCT({inner})"
 
 
 def _quote(name: str) -> str:
@@ -96,40 +75,6 @@ def _invalid_date_checks(schema: RecordSchema) -> list[str]:
     return checks
 
 
-def conformance_error(value: Any, ft: FieldType, path: str = "") -> str | None:
-    """Why `value` does not fit `ft`, or None. Only used to isolate records DuckDB rejected."""
-    if value is None:
-        return None
-    if isinstance(ft, list):
-        if not isinstance(value, list):
-            return f"{path}: expected a list, got {type(value).__name__}"
-        for i, item in enumerate(value):
-            if err := conformance_error(item, ft[0], f"{path}[{i}]"):
-                return err
-        return None
-    if isinstance(ft, dict):
-        if not isinstance(value, dict):
-            return f"{path}: expected an object, got {type(value).__name__}"
-        for name, sub in ft.items():
-            if err := conformance_error(value.get(name), sub, f"{path}.{name}".lstrip(".")):
-                return err
-        return None
-    expected: dict[str, tuple[type, ...]] = {
-        "VARCHAR": (str, int, float, bool),
-        TIMESTAMP: (str,),
-        "BIGINT": (int,),
-        "DOUBLE": (int, float),
-        "BOOLEAN": (bool,),
-        "JSON": (object,),
-    }
-    ok = expected[ft]
-    if ft in ("BIGINT", "DOUBLE") and isinstance(value, bool):
-        return f"{path}: expected a number, got a boolean"
-    if not isinstance(value, ok):
-        return f"{path}: expected {ft.lower()}, got {type(value).__name__}"
-    return None
-
-
 @dataclass
 class Quarantined:
     """A record that could not be loaded, with the reason, kept verbatim."""
@@ -157,59 +102,30 @@ class BatchReader:
         self._must_have = (schema.id_field, *schema.required)
         self.con = duckdb.connect()
         self.con.execute("set TimeZone = 'UTC'")
-        self._dir = tempfile.TemporaryDirectory(prefix="apptsync-")
-        self._path = Path(self._dir.name) / "batch.json"
 
     def close(self) -> None:
         self.con.close()
-        self._dir.cleanup()
-
-    def read(self, records: Sequence[Any]) -> BatchResult:
-        """Typed rows for the good records; the others quarantined with their reason."""
-        quarantined: list[Quarantined] = []
-        keep: list[dict[str, Any]] = []
-        extra: set[str] = set()
-        known = self.known
-        for record in records:
-            reason = self._precheck(record)
-            if reason:
-                quarantined.append(Quarantined(record, reason))
-                continue
-            if not known.issuperset(record):
-                extra.update(record.keys() - known)
-            keep.append(record)
-        if not keep:
-            return BatchResult(None, quarantined)
-        try:
-            self._stage(keep, sorted(extra))
-        except duckdb.Error:
-            keep = self._isolate_nonconforming(keep, quarantined)
-            if not keep:
-                return BatchResult(None, quarantined)
-            self._stage(keep, sorted(extra))
-        for row, reason in self.con.execute(
-            f"select {ROW}, {REASON} from staged where {REASON} is not null order by {ROW}"
-        ).fetchall():
-            quarantined.append(Quarantined(keep[row], reason))
-        good = self.con.sql(
-            f"select * exclude ({ROW}, {REASON}) from staged where {REASON} is null"
-        )
-        return BatchResult(good.to_arrow_table(), quarantined)
 
     def read_texts(self, texts: pa.Array) -> BatchResult:
-        """The same as `read`, for records still as JSON text: DuckDB parses them (without
-        the GIL) and quarantined records keep exactly the text the API sent."""
-        self.con.register(
-            "texts", pa.table({"r": texts, ROW: pa.array(range(len(texts)), pa.int64())})
-        )
+        """Typed rows for the good records, the others quarantined with their reason.
+
+        Records arrive as the JSON text the API sent: DuckDB parses them (without the GIL)
+        and quarantined records keep exactly that text."""
+        rows = pa.array(range(len(texts)), pa.int64())
+        self.con.register("texts", pa.table({"r": texts, ROW: rows}))
         try:
-            extra = sorted(
-                key
-                for (key,) in self.con.execute(
-                    "select distinct unnest(json_keys(r)) from texts where json_type(r) = 'OBJECT'"
-                ).fetchall()
-                if key not in self.known
-            )
+            keys, repeated = self.con.execute(
+                f"""with objects as (
+                    select {ROW}, json_keys(r) as keys from texts where json_type(r) = 'OBJECT'
+                )
+                select (select list(distinct k) from (select unnest(keys) as k from objects)),
+                    (select list({ROW}) from objects where len(keys) > len(list_distinct(keys)))"""
+            ).fetchall()[0]
+            if repeated:
+                self.con.unregister("texts")
+                texts = _last_key_wins(texts, repeated)
+                self.con.register("texts", pa.table({"r": texts, ROW: rows}))
+            extra = sorted(key for key in keys or [] if key not in self.known)
             structure = orjson.dumps(_json_structure(self.schema.fields)).decode()
             selects = [self._select_expr(name, ft) for name, ft in self.schema.fields.items()]
             selects += [f"r ->> '$.{_json_key(name)}' as {_quote(name)}" for name in extra]
@@ -218,11 +134,14 @@ class BatchReader:
                 f"""create or replace temp table staged as
                 with parsed as (
                     select r, {ROW}, {shape} as _shape,
+                        case when json_type(r) <> 'OBJECT'
+                            then 'record is a JSON ' || lower(json_type(r)) || ', not an object'
+                        end as _kind,
                         unnest(from_json(r, '{_sql_str(structure)}'))
                     from texts
                 )
                 select {", ".join(selects)}, r, {ROW},
-                    coalesce(_shape, {self._reason_sql(missing=True)}) as {REASON}
+                    coalesce(_kind, _shape, {self._reason_sql()}) as {REASON}
                 from parsed"""
             )
         finally:
@@ -238,15 +157,12 @@ class BatchReader:
         )
         return BatchResult(good.to_arrow_table(), quarantined)
 
-    def _reason_sql(self, missing: bool = False) -> str:
+    def _reason_sql(self) -> str:
         """Why a staged record cannot load (null when it can), first reason wins."""
         checks = []
-        if missing:
-            for name in self._must_have:
-                q = _quote(name)
-                checks.append(
-                    f"when {q} is null or cast({q} as varchar) = '' then 'missing {name}'"
-                )
+        for name in self._must_have:
+            q = _quote(name)
+            checks.append(f"when {q} is null or cast({q} as varchar) = '' then 'missing {name}'")
         id_sql = _quote(self.schema.id_field)
         checks.append(
             f"when try_cast({id_sql} as {self.schema.id_type}) is null "
@@ -255,48 +171,6 @@ class BatchReader:
         checks += _invalid_date_checks(self.schema)
         return "case " + " ".join(checks) + " end"
 
-    def _precheck(self, record: Any) -> str | None:
-        if type(record) is not dict:
-            return f"record is a {type(record).__name__}, not an object"
-        for name in self._must_have:
-            value = record.get(name)
-            if value is None or value == "":
-                return f"missing {name}"
-        return None
-
-    def _isolate_nonconforming(
-        self, records: list[dict[str, Any]], quarantined: list[Quarantined]
-    ) -> list[dict[str, Any]]:
-        keep = []
-        for record in records:
-            reason = conformance_error(record, self.schema.fields)
-            if reason:
-                quarantined.append(Quarantined(record, f"unexpected shape: {reason}"))
-            else:
-                keep.append(record)
-        return keep
-
-    def _stage(self, records: list[dict[str, Any]], extra: list[str]) -> None:
-        for i, record in enumerate(records):
-            record[ROW] = i
-        try:
-            self._path.write_bytes(orjson.dumps(records))
-        finally:
-            for record in records:
-                del record[ROW]
-        columns = self.schema.read_columns(extra)
-        column_sql = "{" + ", ".join(f"'{_sql_str(k)}': '{v}'" for k, v in columns.items()) + "}"
-        selects = [self._select_expr(name, ft) for name, ft in self.schema.fields.items()]
-        # new fields land as text: strings unquoted, objects and lists as JSON
-        selects += [f"{_quote(name)} ->> '$' as {_quote(name)}" for name in extra]
-        reason = self._reason_sql()
-        self.con.execute(
-            f"""create or replace temp table staged as
-            select {", ".join(selects)}, {ROW}, {reason} as {REASON}
-            from read_json('{_sql_str(str(self._path))}', format = 'array',
-                           columns = {column_sql})"""
-        )
-
     def _select_expr(self, name: str, ft: FieldType) -> str:
         q = _quote(name)
         if name == self.schema.id_field:
@@ -304,6 +178,18 @@ class BatchReader:
         if ft == TIMESTAMP:
             return f"try_cast({q} as timestamptz) as {q}"
         return q
+
+
+def _last_key_wins(texts: pa.Array, rows: list[int]) -> pa.Array:
+    """Records with a repeated top-level key, rewritten as JSON parsers read them.
+
+    Valomnia repeats keys (`appointmentCategoryId` twice, the stale value first). Parsers
+    (orjson, browsers) keep the last value; DuckDB keeps the first.
+    """
+    values = texts.to_pylist()
+    for row in rows:
+        values[row] = orjson.dumps(orjson.loads(values[row])).decode()
+    return pa.array(values, pa.string())
 
 
 def _json_structure(ft: FieldType) -> Any:

@@ -276,18 +276,21 @@ def test_malformed_records_are_quarantined_and_the_rest_of_the_page_loads(
     pexip.pexip.update([ids[1]], drop=("id",))
     pexip.pexip.update([ids[2]], updatedAt="not-a-date")
     pexip.pexip.update([ids[3]], start="31/02/2026")
+    pexip.pexip.update([ids[4]], updatedAt=1767225600)  # a number, not a date-time text
 
     sync()
 
     quarantined = rows(
         warehouse, f"select record_id, reason, raw_json from {DATASET}._quarantine order by 1"
     )
-    assert len(quarantined) == 3
+    assert len(quarantined) == 4
     reasons = {r[0]: r[1] for r in quarantined}
     assert reasons[None] == "missing id"
+    assert reasons[ids[2]] == "unparsable date in updatedAt: not-a-date"
     assert "unparsable date" in reasons[ids[3]] and "start" in reasons[ids[3]]
+    assert reasons[ids[4]] == "unparsable date in updatedAt: 1767225600"
     assert scalar(warehouse, f"select count(*) from {DATASET}.appointments") == (
-        pexip.pexip.count() - 3
+        pexip.pexip.count() - 4
     )
 
 

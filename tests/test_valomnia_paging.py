@@ -37,7 +37,7 @@ def naive_offset_scan(sim: Simulator) -> list[int]:
         while True:
             params = [("sort", "lastUpdated"), ("order", "asc")]
             page = fetch_page(client, PATH, params, offset, PAGE)
-            seen += [r["id"] for r in page.records]
+            seen += page.ids
             offset += PAGE
             if offset >= page.total:
                 return seen

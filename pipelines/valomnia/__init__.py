@@ -25,7 +25,13 @@ import pendulum
 from dlt.extract.incremental import Incremental
 from dlt.extract.resource import DltResource
 
-from pipelines.arrow_resource import ResourceSpec, RunContext, ScanIds, appointments_resource
+from pipelines.arrow_resource import (
+    JsonRecords,
+    ResourceSpec,
+    RunContext,
+    ScanIds,
+    appointments_resource,
+)
 from pipelines.config import ConfigError, require_int, require_seconds, require_text, require_url
 from pipelines.http import ApiClient, RetryPolicy
 from pipelines.valomnia.helpers import SessionAuth, scan, to_second
@@ -105,7 +111,7 @@ def valomnia(
         )
     path = APPOINTMENTS_PATH.format(api_version=api_version)
 
-    def batches(updated: Incremental[Any], ctx: RunContext) -> Iterator[list[Any] | ScanIds]:
+    def batches(updated: Incremental[Any], ctx: RunContext) -> Iterator[JsonRecords | ScanIds]:
         # The run's fixed, lag-adjusted start, floored to the API's whole seconds; a full
         # scan (first run or reconcile) sends no lastUpdated filter at all.
         since = None if reconcile else start_second(updated.start_value)

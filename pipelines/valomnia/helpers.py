@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import urljoin, urlparse
 
 import httpx
+import msgspec
 import orjson
+import pyarrow as pa
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -28,13 +30,14 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from pipelines.arrow_resource import DriftError, ScanIds
+from pipelines.arrow_resource import DriftError, JsonRecords, ScanIds
 from pipelines.http import (
     MAX_RETRY_AFTER_SECONDS,
     RETRYABLE_STATUSES,
     ApiClient,
     ApiError,
     AuthError,
+    InvalidBody,
     default_error_message,
     get_logger,
     parse_retry_after,
@@ -217,11 +220,84 @@ def _is_success_location(location: str) -> bool:
 # --- pages ------------------------------------------------------------------------------------
 
 
+class _Paging(msgspec.Struct):
+    total: Any = None
+
+
+class _Body(msgspec.Struct):
+    """A page as the API sends it; each record is kept as its raw JSON text."""
+
+    data: list[msgspec.Raw]
+    paging: _Paging
+
+
+class _Key(msgspec.Struct):
+    id: int | str | None = None
+    lastUpdated: str | None = None  # SORT_FIELD
+
+
+class _Keys(msgspec.Struct):
+    """Only what the keyset needs; every other field is skipped unparsed."""
+
+    data: list[_Key]
+
+
+_BODY = msgspec.json.Decoder(_Body)
+_KEYS = msgspec.json.Decoder(_Keys)
+
+
 @dataclass
 class Page:
+    """One page: the records as the JSON text the API sent (kept verbatim for quarantine),
+    with the id and lastUpdated second of each (None when it has no usable one)."""
+
     offset: int
-    records: list[Any]
+    records: list[bytes]
+    ids: list[int | None]
+    stamps: list[int | None]
     total: int
+
+
+@dataclass
+class ParsedBody:
+    records: list[bytes]
+    ids: list[int | None]
+    stamps: list[int | None]
+    total: Any
+
+
+def parse_body(body: bytes) -> ParsedBody | None:
+    """Splits a page into records without building them as Python objects; None when the
+    JSON has no data list and paging object. `InvalidBody` (retried) when it is not JSON."""
+    try:
+        page = _BODY.decode(body)
+    except msgspec.ValidationError:
+        return None
+    except msgspec.DecodeError as exc:
+        raise InvalidBody(str(exc)) from None
+    try:
+        keys = [(k.id, k.lastUpdated) for k in _KEYS.decode(body).data]
+    except msgspec.ValidationError:  # a malformed record: look at each one by hand
+        keys = [_loose_key(orjson.loads(bytes(r))) for r in page.data]
+    return ParsedBody(
+        [bytes(r) for r in page.data],
+        [_as_id(rid) for rid, _ in keys],
+        [to_second(stamp) for _, stamp in keys],
+        page.paging.total,
+    )
+
+
+def _loose_key(record: Any) -> tuple[Any, Any]:
+    return (record.get("id"), record.get(SORT_FIELD)) if isinstance(record, dict) else (None, None)
+
+
+def _as_id(value: Any) -> int | None:
+    """The integer id of a record, or None when it has none (it will be quarantined)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 def fetch_page(
@@ -230,7 +306,7 @@ def fetch_page(
     """One page of `GET /appointments`; a 400 names the parameter and where it comes from."""
     query = [*params, ("max", str(limit)), ("offset", str(offset))]
     try:
-        body = client.get_json(path, query)
+        body = client.get_json(path, query, parse_body)
     except ApiError as exc:
         if exc.status != 400:
             raise
@@ -239,16 +315,13 @@ def fetch_page(
         rejected = None
     if rejected is not None:
         raise rejected  # outside the except block: this is the error a user should read
-    paging = body.get("paging") if isinstance(body, dict) else None
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(paging, dict) or not isinstance(data, list):
+    if body is None:
         raise ApiError(
             f"GET {path} at offset {offset}: response has no data list and paging object"
         )
-    total = paging.get("total")
-    if not isinstance(total, int) or isinstance(total, bool):
+    if not isinstance(body.total, int) or isinstance(body.total, bool):
         raise ApiError(f"GET {path} at offset {offset}: paging.total is missing")
-    return Page(offset, data, total)
+    return Page(offset, body.records, body.ids, body.stamps, body.total)
 
 
 _PARAM_ORIGINS = {
@@ -305,25 +378,7 @@ def to_second(value: Any) -> int | None:
     return math.floor(moment.timestamp())
 
 
-def record_id(record: Any) -> int | None:
-    """The integer id of a record, or None when it has none (it will be quarantined)."""
-    value = record.get("id") if isinstance(record, dict) else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
-def _identity(record: Any) -> int | bytes:
-    """What makes a row "already read": its id, or its whole content when it has no id."""
-    rid = record_id(record)
-    return rid if rid is not None else orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-
-
-def _stamps(records: list[Any]) -> list[int | None]:
-    """The lastUpdated second of each record (None when it has no usable one)."""
-    return [to_second(r.get(SORT_FIELD)) if isinstance(r, dict) else None for r in records]
+Fresh = tuple[bytes, int | None]  # a record's JSON text and its id
 
 
 @dataclass
@@ -369,43 +424,35 @@ class KeysetScan:
         self.stats.requests += 1
         return fetch_page(self.client, self.path, [*self.params, *bounds], offset, self.page_size)
 
-    def _fresh(
-        self,
-        records: list[Any],
-        stamps: list[int | None],
-        second: int | None,
-        seen: set[int | bytes],
-    ) -> list[Any]:
+    def _fresh(self, page: Page, second: int | None, seen: set[int | bytes]) -> list[Fresh]:
         """Records not read before: those at `second` checked against `seen` (which grows)."""
         out = []
-        for record, at in zip(records, stamps, strict=True):
+        for record, rid, at in zip(page.records, page.ids, page.stamps, strict=True):
             if at is None:
                 # Its place in the order is unknown: remember its content (it is quarantined).
-                content = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-                if content in self._odd:
+                if record in self._odd:
                     continue
-                self._odd.add(content)
+                self._odd.add(record)
             elif at == second:
-                key = _identity(record)
+                key = record if rid is None else rid
                 if key in seen:
                     continue
                 seen.add(key)
-            out.append(record)
+            out.append((record, rid))
         self.stats.records += len(out)
         return out
 
-    def pages(self) -> Iterator[list[Any]]:
+    def pages(self) -> Iterator[list[Fresh]]:
         """The new records of each page, in order."""
         boundary = self.since
         seen: set[int | bytes] = set()  # ids read at second `boundary`
         while True:
             bounds = [] if boundary is None else [("lastUpdated_gte", iso_second(boundary))]
             page = self._fetch(bounds, 0)
-            stamps = _stamps(page.records)
-            yield self._fresh(page.records, stamps, boundary, seen)
+            yield self._fresh(page, boundary, seen)
             if not page.records or len(page.records) >= page.total:
                 return
-            seconds = [s for s in stamps if s is not None]
+            seconds = [s for s in page.stamps if s is not None]
             if not seconds:
                 raise ApiError(
                     f"GET {self.path}: a full page of {len(page.records)} appointments without "
@@ -417,7 +464,11 @@ class KeysetScan:
                     f"GET {self.path}: lastUpdated_gte={iso_second(boundary)} answered rows "
                     f"updated at {iso_second(low)}; the API ignores the filter"
                 )
-            at_high = {_identity(r) for r, s in zip(page.records, stamps, strict=True) if s == high}
+            at_high = {
+                record if rid is None else rid
+                for record, rid, at in zip(page.records, page.ids, page.stamps, strict=True)
+                if at == high
+            }
             if low == high:
                 # The whole page is one second: it may hold more rows than a page.
                 known = (seen if high == boundary else set()) | at_high
@@ -426,7 +477,7 @@ class KeysetScan:
             else:
                 boundary, seen = high, at_high
 
-    def _one_second(self, second: int, seen: set[int | bytes]) -> Iterator[list[Any]]:
+    def _one_second(self, second: int, seen: set[int | bytes]) -> Iterator[list[Fresh]]:
         """Every row of one second by offset, paged again if rows leave it meanwhile."""
         self.stats.single_seconds += 1
         stamp = iso_second(second)
@@ -438,13 +489,12 @@ class KeysetScan:
                 if previous is not None and page.total < previous:
                     shrunk = True
                 previous = page.total
-                stamps = _stamps(page.records)
-                if any(s is not None and s != second for s in stamps):
+                if any(s is not None and s != second for s in page.stamps):
                     raise ApiError(
                         f"GET {self.path}: lastUpdated_gte=lastUpdated_lte={stamp} answered rows "
                         "of other seconds; the API ignores the filter"
                     )
-                yield self._fresh(page.records, stamps, second, seen)
+                yield self._fresh(page, second, seen)
                 offset += len(page.records)
                 if shrunk or not page.records or offset >= page.total:
                     break
@@ -473,22 +523,22 @@ def scan(
     batch_records: int,
     max_passes: int,
     complete: bool,
-) -> Iterator[list[Any] | ScanIds]:
+) -> Iterator[JsonRecords | ScanIds]:
     """Batches of records from a keyset scan; with `complete`, then every id it saw."""
     keyset = KeysetScan(
         client, path, params, page_size=page_size, since=since, max_passes=max_passes
     )
     ids: set[int] | None = set() if complete else None
-    batch: list[Any] = []
-    for records in keyset.pages():
-        batch.extend(records)
+    batch: list[bytes] = []
+    for fresh in keyset.pages():
+        batch.extend(record for record, _ in fresh)
         if ids is not None:
-            ids.update(rid for r in records if (rid := record_id(r)) is not None)
+            ids.update(rid for _, rid in fresh if rid is not None)
         if len(batch) >= batch_records:
-            yield batch
+            yield JsonRecords(pa.array(batch, pa.string()))
             batch = []
     if batch:
-        yield batch
+        yield JsonRecords(pa.array(batch, pa.string()))
     logger.info(
         "scanned %s: %d records in %d requests (%d crowded seconds, %d paged again)",
         path,
