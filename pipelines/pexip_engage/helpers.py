@@ -13,7 +13,6 @@ from itertools import compress
 from typing import Any
 
 import httpx
-import msgspec
 import orjson
 import pyarrow as pa
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
@@ -23,12 +22,12 @@ from pipelines.http import (
     ApiClient,
     ApiError,
     AuthError,
-    InvalidBody,
     default_error_message,
     get_logger,
     redactor,
 )
 from pipelines.pexip_engage.settings import TOKEN_REFRESH_MARGIN_SECONDS
+from pipelines.records import PageSplitter
 
 logger = get_logger("apptsync.pexip_engage")
 
@@ -100,90 +99,24 @@ class ClientCredentialsAuth:
         self._expires_at = time.monotonic() + float(body.get("expires_in") or 300)
 
 
-class _Meta(msgspec.Struct):
-    totalCount: Any = None
-    limit: Any = None
-
-
-class _Body(msgspec.Struct):
-    """A page as the API sends it; each record is kept as its raw JSON text."""
-
-    data: list[msgspec.Raw]
-    meta: _Meta
-
-
-class _Key(msgspec.Struct):
-    id: str | int | None = None
-    updatedAt: str | None = None
-
-
-class _Keys(msgspec.Struct):
-    """Only what the drift checks need; every other field is skipped unparsed."""
-
-    data: list[_Key]
-
-
-_BODY = msgspec.json.Decoder(_Body)
-_KEYS = msgspec.json.Decoder(_Keys)
+_SPLITTER = PageSplitter("meta", "id", "updatedAt")
 
 
 @dataclass
 class Page:
-    """One page: meta, the id and `updatedAt` of each record, and the records as the JSON
-    text the API sent (kept verbatim for quarantine)."""
+    """One page: meta, the id and `updatedAt` of each record as text, and the records as
+    the JSON text the API sent (kept verbatim for quarantine)."""
 
     offset: int
     total: int
     limit: int
-    ids: list[Any]
-    versions: list[Any]
+    ids: list[str | None]
+    versions: list[str | None]
     records: list[bytes]
-
-
-@dataclass
-class ParsedBody:
-    total: Any
-    served_limit: Any
-    ids: list[Any]
-    versions: list[Any]
-    records: list[bytes]
-
-
-def parse_body(body: bytes) -> ParsedBody:
-    """Validates a page body and splits it into records without building them as Python
-    objects (msgspec skips what it is not asked for): a tenth of the CPU of a full parse.
-
-    `InvalidBody` if it is not JSON (cut off, garbled), so the request is retried.
-    """
-    try:
-        page = _BODY.decode(body)
-    except msgspec.ValidationError:
-        return ParsedBody(None, None, [], [], [])  # valid JSON without a data list and meta
-    except msgspec.DecodeError as exc:
-        raise InvalidBody(str(exc)) from None
-    try:
-        keys = [(k.id, k.updatedAt) for k in _KEYS.decode(body).data]
-    except msgspec.ValidationError:  # a malformed record: look at each one by hand
-        keys = [_loose_key(orjson.loads(bytes(r))) for r in page.data]
-    ids = [str(rid) if type(rid) is int else rid for rid, _ in keys]
-    return ParsedBody(
-        page.meta.totalCount,
-        page.meta.limit,
-        ids,
-        [version for _, version in keys],
-        [bytes(r) for r in page.data],
-    )
-
-
-def _loose_key(record: Any) -> tuple[Any, Any]:
-    """id and updatedAt of a record of any shape, as text (None when absent), like
-    DuckDB's `->>` would read them."""
-    if not isinstance(record, dict):
-        return None, None
-    return _as_text(record.get("id")), _as_text(record.get("updatedAt"))
 
 
 def _as_text(value: Any) -> str | None:
+    """A field of any JSON kind as text, the way DuckDB's `->>` reads it."""
     if value is None or isinstance(value, str):
         return value
     return orjson.dumps(value).decode()
@@ -196,16 +129,17 @@ def fetch_page(
     offset: int,
     limit: int,
 ) -> Page:
-    body = client.get_json(path, [*params, ("offset", offset), ("limit", limit)], parse_body)
-    total, served = body.total, body.served_limit
-    if total is None or not str(total).isdigit():
+    body = client.get_json(path, [*params, ("offset", offset), ("limit", limit)], _SPLITTER.split)
+    meta = body.envelope if body is not None else {}
+    total, served = meta.get("totalCount"), meta.get("limit")
+    if body is None or total is None or not str(total).isdigit():
         raise ApiError(f"GET {path} at offset {offset}: response has no data list and meta")
     return Page(
         offset,
         int(total),
         int(served) if served is not None and str(served).isdigit() else limit,
-        body.ids,
-        body.versions,
+        [_as_text(rid) for rid in body.ids],
+        [_as_text(version) for version in body.cursors],
         body.records,
     )
 

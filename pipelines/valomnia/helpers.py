@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urljoin, urlparse
 
 import httpx
-import msgspec
 import orjson
 import pyarrow as pa
 from tenacity import (
@@ -37,12 +36,12 @@ from pipelines.http import (
     ApiClient,
     ApiError,
     AuthError,
-    InvalidBody,
     default_error_message,
     get_logger,
     parse_retry_after,
     redactor,
 )
+from pipelines.records import PageSplitter
 from pipelines.valomnia.settings import (
     FILTER_PARAMS,
     LOGIN_PATH,
@@ -220,30 +219,7 @@ def _is_success_location(location: str) -> bool:
 # --- pages ------------------------------------------------------------------------------------
 
 
-class _Paging(msgspec.Struct):
-    total: Any = None
-
-
-class _Body(msgspec.Struct):
-    """A page as the API sends it; each record is kept as its raw JSON text."""
-
-    data: list[msgspec.Raw]
-    paging: _Paging
-
-
-class _Key(msgspec.Struct):
-    id: int | str | None = None
-    lastUpdated: str | None = None  # SORT_FIELD
-
-
-class _Keys(msgspec.Struct):
-    """Only what the keyset needs; every other field is skipped unparsed."""
-
-    data: list[_Key]
-
-
-_BODY = msgspec.json.Decoder(_Body)
-_KEYS = msgspec.json.Decoder(_Keys)
+_SPLITTER = PageSplitter("paging", "id", SORT_FIELD)
 
 
 @dataclass
@@ -256,39 +232,6 @@ class Page:
     ids: list[int | None]
     stamps: list[int | None]
     total: int
-
-
-@dataclass
-class ParsedBody:
-    records: list[bytes]
-    ids: list[int | None]
-    stamps: list[int | None]
-    total: Any
-
-
-def parse_body(body: bytes) -> ParsedBody | None:
-    """Splits a page into records without building them as Python objects; None when the
-    JSON has no data list and paging object. `InvalidBody` (retried) when it is not JSON."""
-    try:
-        page = _BODY.decode(body)
-    except msgspec.ValidationError:
-        return None
-    except msgspec.DecodeError as exc:
-        raise InvalidBody(str(exc)) from None
-    try:
-        keys = [(k.id, k.lastUpdated) for k in _KEYS.decode(body).data]
-    except msgspec.ValidationError:  # a malformed record: look at each one by hand
-        keys = [_loose_key(orjson.loads(bytes(r))) for r in page.data]
-    return ParsedBody(
-        [bytes(r) for r in page.data],
-        [_as_id(rid) for rid, _ in keys],
-        [to_second(stamp) for _, stamp in keys],
-        page.paging.total,
-    )
-
-
-def _loose_key(record: Any) -> tuple[Any, Any]:
-    return (record.get("id"), record.get(SORT_FIELD)) if isinstance(record, dict) else (None, None)
 
 
 def _as_id(value: Any) -> int | None:
@@ -306,7 +249,7 @@ def fetch_page(
     """One page of `GET /appointments`; a 400 names the parameter and where it comes from."""
     query = [*params, ("max", str(limit)), ("offset", str(offset))]
     try:
-        body = client.get_json(path, query, parse_body)
+        body = client.get_json(path, query, _SPLITTER.split)
     except ApiError as exc:
         if exc.status != 400:
             raise
@@ -319,9 +262,11 @@ def fetch_page(
         raise ApiError(
             f"GET {path} at offset {offset}: response has no data list and paging object"
         )
-    if not isinstance(body.total, int) or isinstance(body.total, bool):
+    total = body.envelope.get("total")
+    if not isinstance(total, int) or isinstance(total, bool):
         raise ApiError(f"GET {path} at offset {offset}: paging.total is missing")
-    return Page(offset, body.records, body.ids, body.stamps, body.total)
+    ids = [_as_id(rid) for rid in body.ids]
+    return Page(offset, body.records, ids, [to_second(c) for c in body.cursors], total)
 
 
 _PARAM_ORIGINS = {
