@@ -22,7 +22,6 @@ FieldType = Union[str, "Struct", list["Struct"]]
 Struct = dict[str, FieldType]
 
 TIMESTAMP = "TIMESTAMP"  # read as text, validated and cast to timestamptz
-SCALARS = {"VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "JSON", TIMESTAMP}
 ROW = "_row"
 REASON = "_reason"
 QUARANTINE_TABLE = "_quarantine"
@@ -77,10 +76,11 @@ def _invalid_date_checks(schema: RecordSchema) -> list[str]:
 
 @dataclass
 class Quarantined:
-    """A record that could not be loaded, with the reason, kept verbatim."""
+    """A record that could not be loaded, with the reason and the text the API sent."""
 
-    record: Any
+    record: Any  # parsed, or the text itself when it is not JSON
     reason: str
+    raw: str
 
 
 @dataclass
@@ -92,8 +92,7 @@ class BatchResult:
 class BatchReader:
     """Reads batches of records into one typed Arrow table, setting malformed ones aside.
 
-    One DuckDB connection and one scratch folder per sync run: both are cheap to keep and
-    costly to recreate for every batch.
+    One DuckDB connection per sync run: cheap to keep, costly to recreate for every batch.
     """
 
     def __init__(self, schema: RecordSchema) -> None:
@@ -112,7 +111,8 @@ class BatchReader:
         Records arrive as the JSON text the API sent: DuckDB parses them (without the GIL)
         and quarantined records keep exactly that text."""
         rows = pa.array(range(len(texts)), pa.int64())
-        self.con.register("texts", pa.table({"r": texts, ROW: rows}))
+        sent = texts
+        self.con.register("texts", pa.table({"r": texts, "sent": sent, ROW: rows}))
         try:
             keys, repeated = self.con.execute(
                 f"""with objects as (
@@ -124,7 +124,7 @@ class BatchReader:
             if repeated:
                 self.con.unregister("texts")
                 texts = _last_key_wins(texts, repeated)
-                self.con.register("texts", pa.table({"r": texts, ROW: rows}))
+                self.con.register("texts", pa.table({"r": texts, "sent": sent, ROW: rows}))
             extra = sorted(key for key in keys or [] if key not in self.known)
             structure = orjson.dumps(_json_structure(self.schema.fields)).decode()
             selects = [self._select_expr(name, ft) for name, ft in self.schema.fields.items()]
@@ -133,27 +133,27 @@ class BatchReader:
             self.con.execute(
                 f"""create or replace temp table staged as
                 with parsed as (
-                    select r, {ROW}, {shape} as _shape,
+                    select r, sent, {ROW}, {shape} as _shape,
                         case when json_type(r) <> 'OBJECT'
                             then 'record is a JSON ' || lower(json_type(r)) || ', not an object'
                         end as _kind,
                         unnest(from_json(r, '{_sql_str(structure)}'))
                     from texts
                 )
-                select {", ".join(selects)}, r, {ROW},
+                select {", ".join(selects)}, r, sent, {ROW},
                     coalesce(_kind, _shape, {self._reason_sql()}) as {REASON}
                 from parsed"""
             )
         finally:
             self.con.unregister("texts")
         quarantined = [
-            Quarantined(_loads_or_text(raw), reason)
-            for raw, reason in self.con.execute(
-                f"select r, {REASON} from staged where {REASON} is not null order by {ROW}"
+            Quarantined(_loads_or_text(text), reason, raw)
+            for text, raw, reason in self.con.execute(
+                f"select r, sent, {REASON} from staged where {REASON} is not null order by {ROW}"
             ).fetchall()
         ]
         good = self.con.sql(
-            f"select * exclude ({ROW}, {REASON}, r) from staged where {REASON} is null"
+            f"select * exclude ({ROW}, {REASON}, r, sent) from staged where {REASON} is null"
         )
         return BatchResult(good.to_arrow_table(), quarantined)
 
@@ -281,7 +281,7 @@ def quarantine_table(
                 "resource": resource,
                 "record_id": None if record_id is None else str(record_id),
                 "reason": item.reason,
-                "raw_json": orjson.dumps(item.record).decode(),
+                "raw_json": item.raw,
                 "quarantined_at": now,
             }
         )

@@ -101,3 +101,18 @@ def test_a_repeated_key_reads_as_its_last_value_like_every_json_parser():
     assert result.quarantined == []
     assert result.good is not None
     assert result.good.column("appointmentCategoryId").to_pylist() == [3]
+
+
+def test_a_quarantined_record_keeps_the_exact_text_the_api_sent():
+    reader = BatchReader(VALOMNIA_SPEC.schema)
+    sent = '{"id": 5,  "lastUpdated": "yesterday", "x": 1, "x": 2}'
+    try:
+        result = reader.read_texts(pa.array([sent], pa.string()))
+    finally:
+        reader.close()
+
+    assert result.good is not None and result.good.num_rows == 0
+    [quarantined] = result.quarantined
+    assert quarantined.raw == sent
+    assert quarantined.record == {"id": 5, "lastUpdated": "yesterday", "x": 2}
+    assert quarantined.reason == "unparsable date in lastUpdated: yesterday"
