@@ -126,10 +126,12 @@ class BatchReader:
                 texts = _last_key_wins(texts, repeated)
                 self.con.register("texts", pa.table({"r": texts, "sent": sent, ROW: rows}))
             extra = sorted(key for key in keys or [] if key not in self.known)
-            structure = orjson.dumps(_json_structure(self.schema.fields)).decode()
+            # The id is read as text whatever its JSON kind, then cast strictly below.
+            fields = {**self.schema.fields, self.schema.id_field: "VARCHAR"}
+            structure = orjson.dumps(_json_structure(fields)).decode()
             selects = [self._select_expr(name, ft) for name, ft in self.schema.fields.items()]
             selects += [f"r ->> '$.{_json_key(name)}' as {_quote(name)}" for name in extra]
-            shape = _shape_check(self.schema.fields)
+            shape = _shape_check(fields)
             self.con.execute(
                 f"""create or replace temp table staged as
                 with parsed as (
@@ -165,16 +167,25 @@ class BatchReader:
             checks.append(f"when {q} is null or cast({q} as varchar) = '' then 'missing {name}'")
         id_sql = _quote(self.schema.id_field)
         checks.append(
-            f"when try_cast({id_sql} as {self.schema.id_type}) is null "
+            f"when {self._id_cast()} is null "
             f"then 'id is not a valid {self.schema.id_type.lower()}: ' || {id_sql}"
         )
         checks += _invalid_date_checks(self.schema)
         return "case " + " ".join(checks) + " end"
 
+    def _id_cast(self) -> str:
+        """The id as its type, null when it is not one: an integer id may arrive as a JSON
+        number or a numeric string, but `1.5` or `"1.5"` is no id (DuckDB would round it)."""
+        q = _quote(self.schema.id_field)
+        if self.schema.id_type == "BIGINT":
+            digits = f"regexp_full_match(trim({q}), '-?[0-9]+')"
+            return f"case when {digits} then try_cast(trim({q}) as BIGINT) end"
+        return f"try_cast({q} as {self.schema.id_type})"
+
     def _select_expr(self, name: str, ft: FieldType) -> str:
         q = _quote(name)
         if name == self.schema.id_field:
-            return f"try_cast({q} as {self.schema.id_type}) as {q}"
+            return f"{self._id_cast()} as {q}"
         if ft == TIMESTAMP:
             return f"try_cast({q} as timestamptz) as {q}"
         return q

@@ -116,3 +116,23 @@ def test_a_quarantined_record_keeps_the_exact_text_the_api_sent():
     assert quarantined.raw == sent
     assert quarantined.record == {"id": 5, "lastUpdated": "yesterday", "x": 2}
     assert quarantined.reason == "unparsable date in lastUpdated: yesterday"
+
+
+@pytest.mark.parametrize(
+    ("sent_id", "loaded"),
+    [("13", 13), (" 14 ", 14), (15, 15), (1.5, None), ("1.5", None), (True, None)],
+)
+def test_an_integer_id_may_come_as_text_but_is_never_rounded(sent_id: object, loaded: int | None):
+    record = {"id": sent_id, "lastUpdated": "2026-01-01T00:00:00Z"}
+    reader = BatchReader(VALOMNIA_SPEC.schema)
+    try:
+        result = reader.read_texts(pa.array([orjson.dumps(record).decode()], pa.string()))
+    finally:
+        reader.close()
+
+    assert result.good is not None
+    assert result.good.column("id").to_pylist() == ([] if loaded is None else [loaded])
+    reasons = [q.reason for q in result.quarantined]
+    assert reasons == (
+        [] if loaded is not None else [f"id is not a valid bigint: {str(sent_id).lower()}"]
+    )
