@@ -111,41 +111,12 @@ class BatchReader:
         Records arrive as the JSON text the API sent: DuckDB parses them (without the GIL)
         and quarantined records keep exactly that text."""
         rows = pa.array(range(len(texts)), pa.int64())
-        sent = texts
-        self.con.register("texts", pa.table({"r": texts, "sent": sent, ROW: rows}))
+        keys, repeated = self._top_level_keys(texts, rows)
+        parsed = _last_key_wins(texts, repeated) if repeated else texts
+        extra = sorted(key for key in keys if key not in self.known)
+        self.con.register("texts", pa.table({"r": parsed, "sent": texts, ROW: rows}))
         try:
-            keys, repeated = self.con.execute(
-                f"""with objects as (
-                    select {ROW}, json_keys(r) as keys from texts where json_type(r) = 'OBJECT'
-                )
-                select (select list(distinct k) from (select unnest(keys) as k from objects)),
-                    (select list({ROW}) from objects where len(keys) > len(list_distinct(keys)))"""
-            ).fetchall()[0]
-            if repeated:
-                self.con.unregister("texts")
-                texts = _last_key_wins(texts, repeated)
-                self.con.register("texts", pa.table({"r": texts, "sent": sent, ROW: rows}))
-            extra = sorted(key for key in keys or [] if key not in self.known)
-            # The id is read as text whatever its JSON kind, then cast strictly below.
-            fields = {**self.schema.fields, self.schema.id_field: "VARCHAR"}
-            structure = orjson.dumps(_json_structure(fields)).decode()
-            selects = [self._select_expr(name, ft) for name, ft in self.schema.fields.items()]
-            selects += [f"r ->> '$.{_json_key(name)}' as {_quote(name)}" for name in extra]
-            shape = _shape_check(fields)
-            self.con.execute(
-                f"""create or replace temp table staged as
-                with parsed as (
-                    select r, sent, {ROW}, {shape} as _shape,
-                        case when json_type(r) <> 'OBJECT'
-                            then 'record is a JSON ' || lower(json_type(r)) || ', not an object'
-                        end as _kind,
-                        unnest(from_json(r, '{_sql_str(structure)}'))
-                    from texts
-                )
-                select {", ".join(selects)}, r, sent, {ROW},
-                    coalesce(_kind, _shape, {self._reason_sql()}) as {REASON}
-                from parsed"""
-            )
+            self.con.execute(f"create or replace temp table staged as {self._staging_sql(extra)}")
         finally:
             self.con.unregister("texts")
         quarantined = [
@@ -158,6 +129,41 @@ class BatchReader:
             f"select * exclude ({ROW}, {REASON}, r, sent) from staged where {REASON} is null"
         )
         return BatchResult(good.to_arrow_table(), quarantined)
+
+    def _top_level_keys(self, texts: pa.Array, rows: pa.Array) -> tuple[list[str], list[int]]:
+        """Every top-level key in the batch, and the rows of records that repeat one."""
+        self.con.register("keyed", pa.table({"r": texts, ROW: rows}))
+        try:
+            keys, repeated = self.con.execute(
+                f"""with objects as (
+                    select {ROW}, json_keys(r) as keys from keyed where json_type(r) = 'OBJECT'
+                )
+                select (select list(distinct k) from (select unnest(keys) as k from objects)),
+                    (select list({ROW}) from objects where len(keys) > len(list_distinct(keys)))"""
+            ).fetchall()[0]
+        finally:
+            self.con.unregister("keyed")
+        return keys or [], repeated or []
+
+    def _staging_sql(self, extra: list[str]) -> str:
+        """Typed columns and a quarantine reason for each record of `texts`; fields the
+        schema does not know (`extra`) land as text."""
+        # The id is read as text whatever its JSON kind, then cast strictly (`_id_cast`).
+        fields = {**self.schema.fields, self.schema.id_field: "VARCHAR"}
+        structure = orjson.dumps(_json_structure(fields)).decode()
+        selects = [self._select_expr(name, ft) for name, ft in self.schema.fields.items()]
+        selects += [f"r ->> '$.{_json_key(name)}' as {_quote(name)}" for name in extra]
+        return f"""with parsed as (
+                select r, sent, {ROW}, {_shape_check(fields)} as _shape,
+                    case when json_type(r) <> 'OBJECT'
+                        then 'record is a JSON ' || lower(json_type(r)) || ', not an object'
+                    end as _kind,
+                    unnest(from_json(r, '{_sql_str(structure)}'))
+                from texts
+            )
+            select {", ".join(selects)}, r, sent, {ROW},
+                coalesce(_kind, _shape, {self._reason_sql()}) as {REASON}
+            from parsed"""
 
     def _reason_sql(self) -> str:
         """Why a staged record cannot load (null when it can), first reason wins."""
