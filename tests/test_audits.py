@@ -19,11 +19,7 @@ from pipelines.models import (
     open_sql_client,
     run_audits,
 )
-
-try:  # the suite imports its helpers as `tests.<module>`; plain `pytest` may not
-    from tests.model_fixtures import PEXIP, VALOMNIA, insert, load_scenario, ts
-except ModuleNotFoundError:
-    from model_fixtures import PEXIP, VALOMNIA, insert, load_scenario, ts
+from tests.model_fixtures import PEXIP, VALOMNIA, insert, load_scenario, ts
 
 AUDITS = [
     "assert_child_rows_have_appointment",

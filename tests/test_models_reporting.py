@@ -13,29 +13,16 @@ import pytest
 from dlt.destinations.sql_client import SqlClientBase
 
 from pipelines.models import build_models, discover, open_sql_client
-
-try:  # the suite imports its helpers as `tests.<module>`; plain `pytest` may not
-    from tests.model_fixtures import (
-        PEXIP,
-        VALOMNIA,
-        create_raw_tables,
-        insert,
-        load_scenario,
-        query,
-        ts,
-        typed_columns,
-    )
-except ModuleNotFoundError:
-    from model_fixtures import (
-        PEXIP,
-        VALOMNIA,
-        create_raw_tables,
-        insert,
-        load_scenario,
-        query,
-        ts,
-        typed_columns,
-    )
+from tests.model_fixtures import (
+    PEXIP,
+    VALOMNIA,
+    create_raw_tables,
+    insert,
+    load_scenario,
+    query,
+    ts,
+    typed_columns,
+)
 
 REPORTING = sorted(m.name for m in discover() if m.schema == "reporting")
 VOCABULARY = {"requested", "scheduled", "completed", "cancelled", "no_show"}

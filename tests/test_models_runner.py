@@ -21,11 +21,7 @@ from pipelines.models import (
     discover_audits,
     open_sql_client,
 )
-
-try:  # the suite imports its helpers as `tests.<module>`; plain `pytest` may not
-    from tests.model_fixtures import query, typed_columns
-except ModuleNotFoundError:
-    from model_fixtures import query, typed_columns
+from tests.model_fixtures import query, typed_columns
 
 
 def write_models(root: Path, models: dict[str, str]) -> Path:

@@ -10,11 +10,7 @@ import pytest
 from dlt.destinations.sql_client import SqlClientBase
 
 from pipelines.models import build_models, open_sql_client
-
-try:  # the suite imports its helpers as `tests.<module>`; plain `pytest` may not
-    from tests.model_fixtures import RAW_TABLES, load_scenario, query, ts, typed_columns
-except ModuleNotFoundError:
-    from model_fixtures import RAW_TABLES, load_scenario, query, ts, typed_columns
+from tests.model_fixtures import RAW_TABLES, load_scenario, query, ts, typed_columns
 
 TZ = "TIMESTAMP WITH TIME ZONE"
 
