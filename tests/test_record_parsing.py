@@ -11,6 +11,7 @@ from pipelines.http import InvalidBody
 from pipelines.pexip_engage import SPEC
 from pipelines.records import PageSplitter
 from pipelines.valomnia import SPEC as VALOMNIA_SPEC
+from pipelines.valomnia.helpers import integer_id
 
 PEXIP = PageSplitter("meta", "id", "updatedAt")
 VALOMNIA = PageSplitter("paging", "id", "lastUpdated")
@@ -120,7 +121,16 @@ def test_a_quarantined_record_keeps_the_exact_text_the_api_sent():
 
 @pytest.mark.parametrize(
     ("sent_id", "loaded"),
-    [("13", 13), (" 14 ", 14), (15, 15), (1.5, None), ("1.5", None), (True, None)],
+    [
+        ("13", 13),
+        (" 14 ", 14),
+        (15, 15),
+        ("-7", -7),
+        (1.5, None),
+        ("1.5", None),
+        (True, None),
+        ("\u0661\u0662", None),
+    ],
 )
 def test_an_integer_id_may_come_as_text_but_is_never_rounded(sent_id: object, loaded: int | None):
     record = {"id": sent_id, "lastUpdated": "2026-01-01T00:00:00Z"}
@@ -132,6 +142,7 @@ def test_an_integer_id_may_come_as_text_but_is_never_rounded(sent_id: object, lo
 
     assert result.good is not None
     assert result.good.column("id").to_pylist() == ([] if loaded is None else [loaded])
+    assert integer_id(sent_id) == loaded  # the keyset reads ids by the same rule
     reasons = [q.reason for q in result.quarantined]
     assert reasons == (
         [] if loaded is not None else [f"id is not a valid bigint: {str(sent_id).lower()}"]

@@ -234,11 +234,16 @@ class Page:
     total: int
 
 
-def _as_id(value: Any) -> int | None:
-    """The integer id of a record, or None when it has none (it will be quarantined)."""
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def integer_id(value: Any) -> int | None:
+    """The integer id of a record, or None when it has none (it will be quarantined).
+    The same rule as the loader's (`BatchReader._id_cast`): a JSON integer, or text of
+    ASCII digits with an optional minus, so the keyset and the warehouse agree on ids."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value)
     return None
 
@@ -265,7 +270,7 @@ def fetch_page(
     total = body.envelope.get("total")
     if not isinstance(total, int) or isinstance(total, bool):
         raise ApiError(f"GET {path} at offset {offset}: paging.total is missing")
-    ids = [_as_id(rid) for rid in body.ids]
+    ids = [integer_id(rid) for rid in body.ids]
     return Page(offset, body.records, ids, [to_second(c) for c in body.cursors], total)
 
 
