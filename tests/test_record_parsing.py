@@ -6,7 +6,8 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from pipelines.flatten import BatchReader
+from pipelines.arrow_resource import ResourceSpec
+from pipelines.flatten import BatchReader, BatchResult
 from pipelines.http import InvalidBody
 from pipelines.pexip_engage import SPEC
 from pipelines.records import PageSplitter
@@ -15,6 +16,15 @@ from pipelines.valomnia.helpers import integer_id
 
 PEXIP = PageSplitter("meta", "id", "updatedAt")
 VALOMNIA = PageSplitter("paging", "id", "lastUpdated")
+
+
+def read(spec: ResourceSpec, texts: list[str]) -> BatchResult:
+    """One batch through a fresh reader, as the resource does."""
+    reader = BatchReader(spec.schema)
+    try:
+        return reader.read_texts(pa.array(texts, pa.string()))
+    finally:
+        reader.close()
 
 
 def body(*records: object, total: int = 3, limit: int = 25) -> bytes:
@@ -69,16 +79,18 @@ def test_a_body_that_is_not_json_is_invalid_so_the_request_is_retried(raw: bytes
 )
 def test_json_without_a_data_list_and_its_envelope_is_none(document: object):
     assert PEXIP.split(orjson.dumps(document)) is None
-    assert VALOMNIA.split(orjson.dumps({"data": [], "paging": {"total": 0}})) is not None
+
+
+def test_an_empty_data_list_with_its_envelope_is_an_empty_page():
+    page = VALOMNIA.split(orjson.dumps({"data": [], "paging": {"total": 0}}))
+
+    assert page is not None
+    assert (page.envelope, page.records, page.ids, page.cursors) == ({"total": 0}, [], [], [])
 
 
 def test_records_that_are_not_objects_are_quarantined_with_their_kind():
-    reader = BatchReader(SPEC.schema)
     texts = ['"text"', "[1, 2]", "null", '{"id": "a1", "updatedAt": "2026-01-01T00:00:00Z"}']
-    try:
-        result = reader.read_texts(pa.array(texts, pa.string()))
-    finally:
-        reader.close()
+    result = read(SPEC, texts)
 
     assert result.good is not None and result.good.column("id").to_pylist() == ["a1"]
     assert [(q.record, q.reason) for q in result.quarantined] == [
@@ -89,15 +101,11 @@ def test_records_that_are_not_objects_are_quarantined_with_their_kind():
 
 
 def test_a_repeated_key_reads_as_its_last_value_like_every_json_parser():
-    reader = BatchReader(VALOMNIA_SPEC.schema)
     record = (
         '{"id": 5, "lastUpdated": "2026-01-01T00:00:00Z", "title": "t",'
         ' "appointmentCategoryId": 5, "appointmentCategoryId": 3}'
     )
-    try:
-        result = reader.read_texts(pa.array([record], pa.string()))
-    finally:
-        reader.close()
+    result = read(VALOMNIA_SPEC, [record])
 
     assert result.quarantined == []
     assert result.good is not None
@@ -105,12 +113,8 @@ def test_a_repeated_key_reads_as_its_last_value_like_every_json_parser():
 
 
 def test_a_quarantined_record_keeps_the_exact_text_the_api_sent():
-    reader = BatchReader(VALOMNIA_SPEC.schema)
     sent = '{"id": 5,  "lastUpdated": "yesterday", "x": 1, "x": 2}'
-    try:
-        result = reader.read_texts(pa.array([sent], pa.string()))
-    finally:
-        reader.close()
+    result = read(VALOMNIA_SPEC, [sent])
 
     assert result.good is not None and result.good.num_rows == 0
     [quarantined] = result.quarantined
@@ -134,11 +138,7 @@ def test_a_quarantined_record_keeps_the_exact_text_the_api_sent():
 )
 def test_an_integer_id_may_come_as_text_but_is_never_rounded(sent_id: object, loaded: int | None):
     record = {"id": sent_id, "lastUpdated": "2026-01-01T00:00:00Z"}
-    reader = BatchReader(VALOMNIA_SPEC.schema)
-    try:
-        result = reader.read_texts(pa.array([orjson.dumps(record).decode()], pa.string()))
-    finally:
-        reader.close()
+    result = read(VALOMNIA_SPEC, [orjson.dumps(record).decode()])
 
     assert result.good is not None
     assert result.good.column("id").to_pylist() == ([] if loaded is None else [loaded])
