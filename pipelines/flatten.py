@@ -16,6 +16,7 @@ from typing import Any, Union
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 # A record schema: scalar type names, nested objects as dicts, lists of objects as 1-lists.
 FieldType = Union[str, "Struct", list["Struct"]]
@@ -203,10 +204,11 @@ def _last_key_wins(texts: pa.Array, rows: list[int]) -> pa.Array:
     Valomnia repeats keys (`appointmentCategoryId` twice, the stale value first). Parsers
     (orjson, browsers) keep the last value; DuckDB keeps the first.
     """
-    values = texts.to_pylist()
-    for row in rows:
-        values[row] = orjson.dumps(orjson.loads(values[row])).decode()
-    return pa.array(values, pa.string())
+    rows = sorted(rows)  # replace_with_mask fills the masked slots in order
+    rewritten = [orjson.dumps(orjson.loads(texts[row].as_py())).decode() for row in rows]
+    positions = pa.array(range(len(texts)), pa.int64())
+    mask = pc.is_in(positions, value_set=pa.array(rows, pa.int64()))
+    return pc.replace_with_mask(texts, mask, pa.array(rewritten, pa.string()))
 
 
 def _json_structure(ft: FieldType) -> Any:
