@@ -110,7 +110,9 @@ def preload(kind: str) -> None:
     if kind == "peer":
         from dlt.sources.rest_api import rest_api_source  # noqa: F401
     if kind == "sync":
+        import pipelines.pexip_engage  # noqa: F401  (the sources import httpx, msgspec, ...)
         import pipelines.sync  # noqa: F401
+        import pipelines.valomnia  # noqa: F401
 
 
 def main() -> int:

@@ -149,7 +149,9 @@ TABLE_SQL = {
             "leadSegment".id as lead_segment__id,
             "meetingRoom".id as meeting_room__id,
             "createdBy".id as created_by__id,
-            "updatedBy".id as updated_by__id
+            "updatedBy".id as updated_by__id,
+            -- set after a complete scan; here so dlt can load this file without rewriting it
+            cast(null as timestamptz) as deleted_at
         from batch
     """,
     "appointments__appointment_participants": """

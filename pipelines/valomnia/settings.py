@@ -83,7 +83,9 @@ TABLE_SQL = {
             "appointmentCategory".name as appointment_category__name,
             employee.id as employee__id,
             employee.reference as employee__reference,
-            employee.name as employee__name
+            employee.name as employee__name,
+            -- set after a complete scan; here so dlt can load this file without rewriting it
+            cast(null as timestamptz) as deleted_at
         from batch
     """,
     "appointments__contacts": """

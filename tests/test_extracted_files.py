@@ -1,0 +1,38 @@
+"""The parquet files a sync extracts already have the schema's columns, in its order.
+
+dlt's normalize step then moves them into the load package as they are; a file that
+differs (a missing column, another order) is read and written again, which cost a
+quarter of a second per 100,000 appointments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from dlt.common.libs.pyarrow import should_normalize_arrow_schema
+
+from pipelines.simulator import Simulator
+from pipelines.sync import PARQUET, build_source, child_tables, make_pipeline
+from tests.conftest import configure_pexip, configure_valomnia
+
+CONFIGURE = {"pexip_engage": configure_pexip, "valomnia": configure_valomnia}
+
+
+@pytest.mark.parametrize("source", sorted(CONFIGURE))
+def test_extracted_files_need_no_rewrite_in_normalize(
+    source: str, simulator: Simulator, monkeypatch: pytest.MonkeyPatch, warehouse: Path
+):
+    CONFIGURE[source](simulator, monkeypatch)
+    pipeline = make_pipeline(source)
+    pipeline.extract(build_source(source), loader_file_format=PARQUET)
+
+    extracted = Path(pipeline.working_dir, "normalize", "extracted")
+    files = {path.name.split(".")[0]: path for path in extracted.rglob("*.parquet")}
+    assert {"appointments", *child_tables(source)} <= set(files)
+    schema = pipeline.default_schema
+    for table, path in sorted(files.items()):
+        columns = schema.get_table_columns(table)
+        rewrite = should_normalize_arrow_schema(pq.read_schema(path), columns, schema.naming)[0]
+        assert not rewrite, f"{table}: file {pq.read_schema(path).names}, schema {list(columns)}"
