@@ -23,6 +23,7 @@ from pipelines.flatten import (
     QUARANTINE_TABLE,
     BatchReader,
     Flattener,
+    OpenObject,
     RecordSchema,
     quarantine_table,
 )
@@ -52,6 +53,7 @@ class ResourceSpec:
     parent_columns: Mapping[str, Any]
     child_columns: Mapping[str, Mapping[str, Any]]
     id_arrow_type: pa.DataType
+    open_objects: Mapping[str, OpenObject] = field(default_factory=dict)  # by table
 
 
 @dataclass
@@ -107,7 +109,7 @@ def appointments_resource(
         ctx.recent = state.setdefault("recent_rows", {})
         ctx.loaded_before = _window_keys(ctx.recent)
         reader = BatchReader(spec.schema)
-        ctx.flattener = Flattener(spec.table_sql)
+        ctx.flattener = Flattener(spec.table_sql, spec.open_objects)
         try:
             for item in batches(updated, ctx):
                 if isinstance(item, ScanIds):

@@ -23,6 +23,7 @@ FieldType = Union[str, "Struct", list["Struct"]]
 Struct = dict[str, FieldType]
 
 TIMESTAMP = "TIMESTAMP"  # read as text, validated and cast to timestamptz
+OPEN = "JSON"  # an open object (see OpenObject): parsed later, whole, as JSON text
 ROW = "_row"
 REASON = "_reason"
 QUARANTINE_TABLE = "_quarantine"
@@ -73,6 +74,18 @@ def _invalid_date_checks(schema: RecordSchema) -> list[str]:
                     f"then 'unparsable date in {name}[]'"
                 )
     return checks
+
+
+@dataclass(frozen=True)
+class OpenObject:
+    """An object the API documents as open ("additional properties are allowed").
+
+    Its table's SQL selects it whole, as JSON, in a column named `name`, next to columns
+    for its documented keys. Any other key found in a batch lands as a text column
+    `<name>__<key>` (dlt normalizes the name), so a field the API adds is never dropped."""
+
+    name: str
+    documented: tuple[str, ...]
 
 
 @dataclass
@@ -267,8 +280,11 @@ def _sql_str(value: str) -> str:
 class Flattener:
     """Splits a batch of typed nested rows into parent and child tables with SQL."""
 
-    def __init__(self, table_sql: Mapping[str, str]) -> None:
+    def __init__(
+        self, table_sql: Mapping[str, str], open_objects: Mapping[str, OpenObject] | None = None
+    ) -> None:
         self.table_sql = dict(table_sql)
+        self.open_objects = dict(open_objects or {})
         self.con = duckdb.connect()
         self.con.execute("set TimeZone = 'UTC'")
 
@@ -276,14 +292,30 @@ class Flattener:
         self.con.close()
 
     def flatten(self, batch: pa.Table) -> dict[str, pa.Table]:
-        """One Arrow table per target table; new top-level fields ride along on the parent."""
+        """One Arrow table per target table; new top-level fields ride along on the parent,
+        new keys of an open object on its table."""
         self.con.register("batch", batch)
         try:
-            return {
-                name: self.con.sql(sql).to_arrow_table() for name, sql in self.table_sql.items()
-            }
+            return {name: self._table(name, sql) for name, sql in self.table_sql.items()}
         finally:
             self.con.unregister("batch")
+
+    def _table(self, name: str, sql: str) -> pa.Table:
+        open_object = self.open_objects.get(name)
+        if open_object is None:
+            return self.con.sql(sql).to_arrow_table()
+        self.con.execute(f"create or replace temp table flat as {sql}")
+        whole = _quote(open_object.name)
+        found = self.con.execute(
+            f"select distinct unnest(json_keys({whole})) from flat "
+            f"where json_type({whole}) = 'OBJECT'"
+        ).fetchall()
+        added = sorted(key for (key,) in found if key not in open_object.documented)
+        columns = "".join(
+            f", {whole} ->> '$.{_json_key(key)}' as {_quote(f'{open_object.name}__{key}')}"
+            for key in added
+        )
+        return self.con.sql(f"select * exclude ({whole}){columns} from flat").to_arrow_table()
 
 
 def quarantine_table(

@@ -331,6 +331,40 @@ def test_new_fields_and_unknown_enum_values_load(pexip: Simulator, warehouse: Pa
     assert got == [("RESCHEDULED_BY_AI", "7")]
 
 
+def test_keys_added_to_a_participant_land_as_columns(pexip: Simulator, warehouse: Path):
+    """`participant` is the object the API reference documents as open ("additional
+    properties are allowed"); the simulator gives 10% of customers an `externalId`."""
+    expected = {
+        (r["id"], i): p["participant"].get("externalId")
+        for r in pexip.pexip.records()
+        for i, p in enumerate(r["appointmentParticipants"])
+    }
+    assert 0 < sum(v is not None for v in expected.values()) < len(expected)
+
+    sync()
+    got = rows(
+        warehouse,
+        f"""select appointment_id, list_index, participant__external_id
+            from {DATASET}.appointments__appointment_participants""",
+    )
+    assert {(a, i): v for a, i, v in got} == expected
+
+    target = pexip.pexip.ids()[0]
+    people = pexip.pexip.get(target)["appointmentParticipants"]
+    people[0]["participant"] = {**people[0]["participant"], "tier": {"level": 2}}
+    pexip.pexip.update([target], appointmentParticipants=people)
+    sync()
+    got = rows(
+        warehouse,
+        f"""select list_index, participant__id, participant__tier
+            from {DATASET}.appointments__appointment_participants
+            where appointment_id = ? order by list_index""",
+        target,
+    )
+    assert got[0] == (0, people[0]["participant"]["id"], '{"level":2}')
+    assert [tier for _, _, tier in got[1:]] == [None] * (len(people) - 1)
+
+
 def test_killed_after_extraction_then_rerun_matches_an_uninterrupted_run(
     pexip: Simulator, warehouse: Path
 ):

@@ -53,6 +53,7 @@ from pipelines.pexip_engage.settings import (
     ENUM_FILTERS,
     ID_ARROW_TYPE,
     MAX_PAGE_SIZE,
+    OPEN_OBJECTS,
     PARENT_COLUMNS,
     RECORD_SCHEMA,
     SOURCE_NAME,
@@ -69,6 +70,7 @@ SPEC = ResourceSpec(
     parent_columns=PARENT_COLUMNS,
     child_columns=CHILD_COLUMNS,
     id_arrow_type=ID_ARROW_TYPE,
+    open_objects=OPEN_OBJECTS,
 )
 
 

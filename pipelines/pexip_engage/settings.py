@@ -7,7 +7,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.arrow_resource import column_hints
-from pipelines.flatten import TIMESTAMP, RecordSchema
+from pipelines.flatten import OPEN, TIMESTAMP, OpenObject, RecordSchema
 
 SOURCE_NAME = "pexip_engage"
 DEFAULT_BASE_URL = "https://api.pexipengage.com"
@@ -67,7 +67,7 @@ RECORD_SCHEMA = RecordSchema(
         "appointmentParticipants": [
             {
                 "role": "VARCHAR",
-                "participant": _ID,
+                "participant": OPEN,  # the only object the API documents as open
                 "type": "VARCHAR",
                 "videoUrl": "VARCHAR",
                 "videoTestUrl": "VARCHAR",
@@ -161,9 +161,10 @@ TABLE_SQL = {
             generate_subscripts("appointmentParticipants", 1) - 1 as list_index,
             unnest("appointmentParticipants").role as role,
             unnest("appointmentParticipants").type as type,
-            unnest("appointmentParticipants").participant.id as participant__id,
+            unnest("appointmentParticipants").participant ->> '$.id' as participant__id,
             unnest("appointmentParticipants")."videoUrl" as video_url,
-            unnest("appointmentParticipants")."videoTestUrl" as video_test_url
+            unnest("appointmentParticipants")."videoTestUrl" as video_test_url,
+            unnest("appointmentParticipants").participant as participant
         from batch
     """,
     "appointments__answers": """
@@ -244,6 +245,8 @@ TABLE_SQL = {
     """,
 }
 
+# "Additional properties are allowed" (the API reference): keys beyond `id` become columns.
+OPEN_OBJECTS = {"appointments__appointment_participants": OpenObject("participant", ("id",))}
 
 PARENT_COLUMNS = {
     **column_hints(
