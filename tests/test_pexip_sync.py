@@ -347,6 +347,7 @@ def test_keys_added_to_a_participant_land_as_columns(pexip: Simulator, warehouse
         f"""select appointment_id, list_index, participant__external_id
             from {DATASET}.appointments__appointment_participants""",
     )
+    assert len(got) == len(expected)
     assert {(a, i): v for a, i, v in got} == expected
 
     target = pexip.pexip.ids()[0]
