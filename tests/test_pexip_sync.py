@@ -7,6 +7,7 @@ from typing import Any
 
 import dlt
 import pytest
+from dlt.pipeline.helpers import pipeline_drop
 
 from pipelines.simulator import Simulator
 from pipelines.sync import make_pipeline, run_source
@@ -418,6 +419,23 @@ def test_a_load_that_fails_keeps_its_data_for_the_next_run(pexip: Simulator, war
     )
     assert changed == 7
     assert recovered.ok
+
+
+def test_a_reset_cursor_reads_everything_again_and_merges_without_duplicates(
+    pexip: Simulator, warehouse: Path
+):
+    """The backfill the README gives: `dlt pipeline pexip_engage drop appointments
+    --state-only` (this is the function behind that command), then a sync."""
+    sync()
+    assert sync().rows.get("appointments", 0) == 0
+
+    pipeline_drop(make_pipeline(DATASET), resources=["appointments"], state_only=True)()
+    again = sync()
+
+    assert again.rows["appointments"] == pexip.pexip.count()
+    assert raw_counts(warehouse) == expected_counts(pexip)
+    loads = scalar(warehouse, f"select count(distinct _dlt_load_id) from {DATASET}.appointments")
+    assert loads == 1
 
 
 def test_a_deleted_warehouse_gets_a_full_sync_despite_the_remembered_cursor(
