@@ -109,7 +109,7 @@ def appointments_resource(
         ctx.recent = state.setdefault("recent_rows", {})
         ctx.loaded_before = _window_keys(ctx.recent)
         reader = BatchReader(spec.schema)
-        ctx.flattener = Flattener(spec.table_sql, spec.open_objects)
+        ctx.flattener = Flattener(spec.table_sql, spec.open_objects, reader.con)
         try:
             for item in batches(updated, ctx):
                 if isinstance(item, ScanIds):
@@ -124,8 +124,8 @@ def appointments_resource(
                 if result.good is not None and result.good.num_rows:
                     yield result.good
         finally:
-            reader.close()
             ctx.flattener.close()
+            reader.close()
         _prune_recent(ctx.recent, lag_seconds)
 
     resource = appointments(cursor)
