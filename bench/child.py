@@ -81,7 +81,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
 def run_sync(source: str) -> dict[str, Any]:
     from peer import step_seconds, step_windows
 
-    from pipelines.sync import make_pipeline, run_source
+    from pipelines.load.pipeline import make_pipeline, run_source
 
     result = run_source(source)
     finished = time.perf_counter()  # reading the trace back below is not the sync's work
@@ -110,9 +110,9 @@ def preload(kind: str) -> None:
     if kind == "peer":
         from dlt.sources.rest_api import rest_api_source  # noqa: F401
     if kind == "sync":
-        import pipelines.pexip_engage  # noqa: F401  (the sources import httpx, msgspec, ...)
-        import pipelines.sync  # noqa: F401
-        import pipelines.valomnia  # noqa: F401
+        import pipelines.load.pipeline  # noqa: F401
+        import pipelines.sources.pexip_engage  # noqa: F401  (the sources import httpx, msgspec, ...)
+        import pipelines.sources.valomnia  # noqa: F401
 
 
 def main() -> int:

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pipelines.http import get_logger, redactor
-from pipelines.sync import SOURCES, SyncResult, database_path, run_source
+from pipelines.config import env_name
+from pipelines.load.pipeline import SyncResult, database_path, run_source
+from pipelines.redaction import get_logger, redactor
+from pipelines.sources import SOURCES
 
 logger = get_logger("apptsync")
 
@@ -40,9 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sync = sub.add_parser("sync", help="sync one or every source, then build the SQL models")
-    sync.add_argument("--source", choices=SOURCES, help="only this source (default: all)")
+    sync.add_argument("--source", choices=list(SOURCES), help="only this source (default: all)")
+    reconciling = ", ".join(n for n, e in SOURCES.items() if "reconcile" in e.run_options)
     sync.add_argument(
-        "--reconcile", action="store_true", help="Valomnia: page every id and mark deletions"
+        "--reconcile",
+        action="store_true",
+        help=f"page every id and mark deletions ({reconciling}; the others always do)",
     )
     sync.add_argument("--no-models", action="store_true", help="skip building the SQL models")
     sync.set_defaults(func=cmd_sync)
@@ -98,7 +103,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def sync_sources(sources: Sequence[str], *, reconcile: bool = False) -> list[SyncResult]:
     """Each source in its own pipeline: one failing never stops the next."""
-    return [run_source(s, reconcile=reconcile and s == "valomnia") for s in sources]
+    return [run_source(s, reconcile=reconcile) for s in sources]
 
 
 def format_result(result: SyncResult) -> str:
@@ -141,7 +146,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipelines.status import source_status
+    from pipelines.ops.status import source_status
 
     for source in SOURCES:
         print(source_status(source))
@@ -149,7 +154,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pipelines.status import export_relation
+    from pipelines.ops.status import export_relation
 
     count = export_relation(args.relation, args.output, args.format)
     print(f"wrote {count} rows of {args.relation} to {args.output}")
@@ -172,7 +177,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with Simulator(appointments=args.appointments, seed=args.seed) as sim:
         _point_sources_at(sim)
         print(f"simulator: {args.appointments} appointments per source at {sim.url}")
-        results = sync_sources(SOURCES)
+        results = sync_sources(list(SOURCES))
     for result in results:
         print(format_result(result))
     built = _build_models()
@@ -192,24 +197,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _point_sources_at(sim: Any) -> None:
-    """Configure both sources through dlt's environment variables, as a user would."""
-    settings = {
-        "SOURCES__PEXIP_ENGAGE__BASE_URL": sim.url,
-        "SOURCES__PEXIP_ENGAGE__TOKEN_URL": (
-            f"{sim.url}/realms/{sim.pexip.enterprise}/protocol/openid-connect/token"
-        ),
-        "SOURCES__PEXIP_ENGAGE__ENTERPRISE": sim.pexip.enterprise,
-        "SOURCES__PEXIP_ENGAGE__CLIENT_ID": sim.pexip.client_id,
-        "SOURCES__PEXIP_ENGAGE__CLIENT_SECRET": sim.pexip.client_secret,
-        "SOURCES__VALOMNIA__BASE_URL": sim.url,
-        "SOURCES__VALOMNIA__USERNAME": sim.valomnia.username,
-        "SOURCES__VALOMNIA__PASSWORD": sim.valomnia.password,
-    }
-    os.environ.update(settings)
+    """Configure every source through dlt's environment variables, as a user would."""
+    for entry in SOURCES.values():
+        for key, value in entry.simulator_settings(sim).items():
+            os.environ[env_name(f"{entry.config_section}.{key}")] = value
 
 
 def _summary(database: str) -> str:
-    from pipelines.status import warehouse_counts
+    from pipelines.ops.status import warehouse_counts
 
     lines = [f"warehouse {database}:"]
     for schema, tables in warehouse_counts(database).items():

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.simulator import Simulator
+from tests.utils import configure_pexip, configure_valomnia
 
 SMALL_N = 300
 
@@ -36,38 +37,6 @@ def warehouse(isolated_env: Path) -> Path:
 def simulator() -> Iterator[Simulator]:
     with Simulator(appointments=SMALL_N, seed=7) as sim:
         yield sim
-
-
-def configure_pexip(sim: Simulator, monkeypatch: pytest.MonkeyPatch, **extra: object) -> None:
-    """Point the Pexip Engage source at the simulator through config, as a user would."""
-    env = {
-        "BASE_URL": sim.url,
-        "TOKEN_URL": f"{sim.url}/realms/{sim.pexip.enterprise}/protocol/openid-connect/token",
-        "ENTERPRISE": sim.pexip.enterprise,
-        "CLIENT_ID": sim.pexip.client_id,
-        "CLIENT_SECRET": sim.pexip.client_secret,
-        "PAGE_SIZE": "25",
-        "LAG_SECONDS": "0",
-        "BACKOFF_SECONDS": "0.01",
-    }
-    env.update({k.upper(): str(v) for k, v in extra.items()})
-    for key, value in env.items():
-        monkeypatch.setenv(f"SOURCES__PEXIP_ENGAGE__{key}", value)
-
-
-def configure_valomnia(sim: Simulator, monkeypatch: pytest.MonkeyPatch, **extra: object) -> None:
-    """Point the Valomnia source at the simulator through config, as a user would."""
-    env = {
-        "BASE_URL": sim.url,
-        "USERNAME": sim.valomnia.username,
-        "PASSWORD": sim.valomnia.password,
-        "PAGE_SIZE": "25",
-        "LAG_SECONDS": "0",
-        "BACKOFF_SECONDS": "0.01",
-    }
-    env.update({k.upper(): str(v) for k, v in extra.items()})
-    for key, value in env.items():
-        monkeypatch.setenv(f"SOURCES__VALOMNIA__{key}", value)
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.simulator import Simulator
-from tests.conftest import configure_pexip, configure_valomnia
-from tests.utils import rows, scalar
+from tests.utils import configure_pexip, configure_valomnia, rows, scalar
 
 
 @pytest.fixture

@@ -13,24 +13,23 @@ import pyarrow.parquet as pq
 import pytest
 from dlt.common.libs.pyarrow import should_normalize_arrow_schema
 
+from pipelines.load.pipeline import PARQUET, make_pipeline
 from pipelines.simulator import Simulator
-from pipelines.sync import PARQUET, build_source, child_tables, make_pipeline
-from tests.conftest import configure_pexip, configure_valomnia
-
-CONFIGURE = {"pexip_engage": configure_pexip, "valomnia": configure_valomnia}
+from pipelines.sources import SOURCES
+from tests.utils import configure_source
 
 
-@pytest.mark.parametrize("source", sorted(CONFIGURE))
+@pytest.mark.parametrize("source", sorted(SOURCES))
 def test_extracted_files_need_no_rewrite_in_normalize(
     source: str, simulator: Simulator, monkeypatch: pytest.MonkeyPatch, warehouse: Path
 ):
-    CONFIGURE[source](simulator, monkeypatch)
+    configure_source(source, simulator, monkeypatch)
     pipeline = make_pipeline(source)
-    pipeline.extract(build_source(source), loader_file_format=PARQUET)
+    pipeline.extract(SOURCES[source].build(), loader_file_format=PARQUET)
 
     extracted = Path(pipeline.working_dir, "normalize", "extracted")
     files = {path.name.split(".")[0]: path for path in extracted.rglob("*.parquet")}
-    assert {"appointments", *child_tables(source)} <= set(files)
+    assert {"appointments", *SOURCES[source].child_tables} <= set(files)
     schema = pipeline.default_schema
     for table, path in sorted(files.items()):
         columns = schema.get_table_columns(table)

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import ConfigError
+from pipelines.load.pipeline import run_source
 from pipelines.simulator import Simulator
-from pipelines.sync import run_source
-from tests.conftest import configure_pexip
 from tests.test_pexip_sync import DATASET, expected_counts, raw_counts
-from tests.utils import assert_ok, rows
+from tests.utils import assert_ok, configure_pexip, rows
 
 
 def statuses(sim: Simulator) -> list[int]:

@@ -9,10 +9,9 @@ import dlt
 import pytest
 from dlt.pipeline.helpers import pipeline_drop
 
+from pipelines.load.pipeline import make_pipeline, run_source
 from pipelines.simulator import Simulator
-from pipelines.sync import make_pipeline, run_source
-from tests.conftest import configure_pexip
-from tests.utils import assert_ok, rows, scalar, table_counts
+from tests.utils import assert_ok, configure_pexip, rows, scalar, table_counts
 
 DATASET = "pexip_engage"
 
@@ -370,7 +369,7 @@ def test_keys_added_to_a_participant_land_as_columns(pexip: Simulator, warehouse
 def test_killed_after_extraction_then_rerun_matches_an_uninterrupted_run(
     pexip: Simulator, warehouse: Path
 ):
-    from pipelines.pexip_engage import pexip_engage
+    from pipelines.sources.pexip_engage import pexip_engage
 
     sync()
     pexip.pexip.update(pexip.pexip.ids()[:5], answers=[])

@@ -6,13 +6,13 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from pipelines.arrow_resource import ResourceSpec
-from pipelines.flatten import BatchReader, BatchResult
-from pipelines.http import InvalidBody
-from pipelines.pexip_engage import SPEC
-from pipelines.records import PageSplitter
-from pipelines.valomnia import SPEC as VALOMNIA_SPEC
-from pipelines.valomnia.helpers import integer_id
+from pipelines.extract.flatten import BatchReader, BatchResult
+from pipelines.extract.http import InvalidBody
+from pipelines.extract.records import PageSplitter
+from pipelines.extract.resource import ResourceSpec
+from pipelines.sources.pexip_engage import SPEC
+from pipelines.sources.valomnia import SPEC as VALOMNIA_SPEC
+from pipelines.sources.valomnia.pages import integer_id
 
 PEXIP = PageSplitter("meta", "id", "updatedAt")
 VALOMNIA = PageSplitter("paging", "id", "lastUpdated")

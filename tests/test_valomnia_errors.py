@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipelines.http import ApiClient, ApiError, AuthError, RetryPolicy
+from pipelines.extract.http import ApiClient, ApiError, AuthError, RetryPolicy
+from pipelines.load.pipeline import run_source
 from pipelines.simulator import Simulator
-from pipelines.sync import run_source
-from pipelines.valomnia.helpers import SessionAuth, fetch_page
-from tests.conftest import configure_valomnia
+from pipelines.sources.valomnia.auth import SessionAuth
+from pipelines.sources.valomnia.pages import fetch_page
 from tests.test_valomnia_sync import DATASET, assert_mirrors_the_api, raw_counts
-from tests.utils import assert_ok
+from tests.utils import assert_ok, configure_valomnia
 
 PATH = "/api/v1.0/appointments"
 

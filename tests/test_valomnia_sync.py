@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
+from pipelines.load.pipeline import make_pipeline, run_source
 from pipelines.simulator import Simulator
-from pipelines.sync import make_pipeline, run_source
-from tests.conftest import configure_valomnia
-from tests.utils import assert_ok, rows, scalar, table_counts
+from tests.utils import assert_ok, configure_valomnia, rows, scalar, table_counts
 
 DATASET = "valomnia"
 
@@ -355,7 +354,7 @@ def test_filters_are_sent_to_the_api(
 def test_killed_after_extraction_then_rerun_matches_an_uninterrupted_run(
     valomnia: Simulator, warehouse: Path
 ):
-    from pipelines.valomnia import valomnia as valomnia_source
+    from pipelines.sources.valomnia import valomnia as valomnia_source
 
     sync()
     valomnia.valomnia.tick()

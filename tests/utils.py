@@ -6,8 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
-from pipelines.sync import SyncResult
+from pipelines.config import env_name
+from pipelines.load.pipeline import SyncResult
+from pipelines.simulator import Simulator
+from pipelines.sources import get_source
 
 
 def rows(database: Path | str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -40,3 +44,25 @@ def table_counts(database: Path | str, dataset: str) -> dict[str, int]:
 def assert_ok(result: SyncResult) -> SyncResult:
     assert result.ok, result.error
     return result
+
+
+# Small pages and no waits, so a test pages several times and never sleeps for long.
+TEST_SETTINGS = {"page_size": "25", "lag_seconds": "0", "backoff_seconds": "0.01"}
+
+
+def configure_source(
+    name: str, sim: Simulator, monkeypatch: pytest.MonkeyPatch, **extra: object
+) -> None:
+    """Point a registered source at the simulator through config, as a user would."""
+    entry = get_source(name)
+    settings = {**entry.simulator_settings(sim), **TEST_SETTINGS, **extra}
+    for key, value in settings.items():
+        monkeypatch.setenv(env_name(f"{entry.config_section}.{key}"), str(value))
+
+
+def configure_pexip(sim: Simulator, monkeypatch: pytest.MonkeyPatch, **extra: object) -> None:
+    configure_source("pexip_engage", sim, monkeypatch, **extra)
+
+
+def configure_valomnia(sim: Simulator, monkeypatch: pytest.MonkeyPatch, **extra: object) -> None:
+    configure_source("valomnia", sim, monkeypatch, **extra)

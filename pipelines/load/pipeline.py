@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,15 @@ from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.arrow_resource import PARENT_TABLE, SCAN_TABLE, VERSION_COLUMN, DriftError
 from pipelines.config import ConfigError, env_name
-from pipelines.http import ApiError, get_logger, redactor
+from pipelines.extract.http import ApiError
+from pipelines.extract.resource import DriftError
+from pipelines.load.cleanup import finish_load
+from pipelines.redaction import get_logger, redactor
+from pipelines.sources import SourceEntry, get_source
 
 logger = get_logger("apptsync.sync")
 
-SOURCES = ("pexip_engage", "valomnia")
 DEFAULT_DATABASE = "apptsync.duckdb"
 DUCKDB_MEMORY_LIMIT = "256MB"  # enough for the merges; see bench/README.md
 PARQUET = "parquet"
@@ -81,31 +82,6 @@ def make_pipeline(source: str) -> Pipeline:
     )
 
 
-def build_source(source: str, **options: Any) -> Any:
-    """The configured dlt source object (config is injected and checked here)."""
-    if source == "pexip_engage":
-        from pipelines.pexip_engage import pexip_engage
-
-        return pexip_engage()
-    if source == "valomnia":
-        from pipelines.valomnia import valomnia
-
-        return valomnia(reconcile=bool(options.get("reconcile", False)))
-    raise ValueError(f"unknown source '{source}' (known: {', '.join(SOURCES)})")
-
-
-def child_tables(source: str) -> list[str]:
-    if source == "pexip_engage":
-        from pipelines.pexip_engage import SPEC
-    else:
-        from pipelines.valomnia import SPEC
-    return list(SPEC.child_columns)
-
-
-def cursor_column(source: str) -> str:
-    return "updated_at" if source == "pexip_engage" else "last_updated"
-
-
 @contextmanager
 def tuned_interpreter() -> Iterator[None]:
     """Two interpreter settings for the length of a sync, restored after.
@@ -132,13 +108,18 @@ def run_source(
     source: str,
     *,
     reconcile: bool = False,
-    make_source: Callable[..., Any] = build_source,
+    make_source: Callable[..., Any] | None = None,
 ) -> SyncResult:
-    """Sync one source; never raises for a source failure, reports it instead."""
+    """Sync one source; never raises for a source failure, reports it instead.
+
+    `reconcile` is passed on only to a source that supports it; `make_source(**options)`
+    replaces the registered factory (tests use it to build a source with other settings)."""
     started = time.monotonic()
     try:
+        entry = get_source(source)
+        options = {"reconcile": True} if reconcile and "reconcile" in entry.run_options else {}
         with tuned_interpreter():
-            result = _sync(source, reconcile, make_source)
+            result = _sync(entry, (make_source or entry.build)(**options))
     except Exception as exc:  # one source failing must not stop the other
         logger.error("sync of %s failed: %s", source, exc)
         result = SyncResult(
@@ -148,18 +129,18 @@ def run_source(
     return result
 
 
-def _sync(source: str, reconcile: bool, make_source: Callable[..., Any]) -> SyncResult:
+def _sync(entry: SourceEntry, dlt_source: Any) -> SyncResult:
+    source = entry.name
     pipeline = make_pipeline(source)
-    dlt_source = make_source(source, reconcile=reconcile)
     if pipeline.has_pending_data:
         # dlt ignores new data while packages of an interrupted run are pending
         logger.warning("%s: loading the packages of an interrupted run first", source)
         pipeline.run()
-        finish_load(pipeline, source)
+        finish_load(pipeline, entry)
     info = pipeline.run(dlt_source, loader_file_format=PARQUET)
     result = SyncResult(source, True, 0.0, rows=_row_counts(pipeline))
     result.load_ids = list(info.loads_ids) if isinstance(info, LoadInfo) else []
-    result.stale_child_rows_removed, result.marked_deleted = finish_load(pipeline, source)
+    result.stale_child_rows_removed, result.marked_deleted = finish_load(pipeline, entry)
     return result
 
 
@@ -202,63 +183,3 @@ def _row_counts(pipeline: Pipeline) -> dict[str, int]:
     info = trace.last_normalize_info if trace else None
     counts = dict(info.row_counts) if info else {}
     return {t: n for t, n in sorted(counts.items()) if not t.startswith("_dlt")}
-
-
-def finish_load(pipeline: Pipeline, source: str) -> tuple[int, int]:
-    """Remove child rows that belong to an older version of their appointment, and mark
-    appointments a complete scan no longer returned. Idempotent, so a run killed between
-    dlt's load and this step is finished by the next run."""
-    dataset = pipeline.dataset_name
-    with pipeline.sql_client() as client:
-        existing = _tables(client, dataset)
-        if PARENT_TABLE not in existing:
-            return 0, 0
-        cursor = cursor_column(source)
-        removed = 0
-        with client.begin_transaction():
-            for child in child_tables(source):
-                if child in existing:
-                    removed += _delete_stale_children(client, dataset, child, cursor)
-            marked = _mark_deleted(client, dataset) if SCAN_TABLE in existing else 0
-        return removed, marked
-
-
-def _tables(client: Any, dataset: str) -> set[str]:
-    rows = client.execute_sql(
-        "select table_name from information_schema.tables where table_schema = %s", dataset
-    )
-    return {r[0] for r in rows or []}
-
-
-def _delete_stale_children(client: Any, dataset: str, child: str, cursor: str) -> int:
-    """A child row is current only if it came with its appointment's current version."""
-    where = f"""from "{dataset}"."{PARENT_TABLE}" p
-        where p.id = c.appointment_id
-          and (p._dlt_load_id <> c._dlt_load_id
-               or p.{cursor} is distinct from c.{VERSION_COLUMN})"""
-    # DuckDB answers a delete with the number of rows it removed
-    deleted = client.execute_sql(
-        f'delete from "{dataset}"."{child}" c where exists (select 1 {where})'
-    )
-    return int(deleted[0][0]) if deleted else 0
-
-
-def _mark_deleted(client: Any, dataset: str) -> int:
-    """Only when the newest load wrote a complete scan: windowed runs infer nothing."""
-    scan_load = client.execute_sql(f'select max(_dlt_load_id) from "{dataset}"."{SCAN_TABLE}"')
-    newest = client.execute_sql(
-        f'select max(load_id) from "{dataset}"."_dlt_loads" where status = 0'
-    )
-    if not scan_load or not newest or scan_load[0][0] is None or scan_load[0][0] != newest[0][0]:
-        return 0
-    appointments = f'"{dataset}"."{PARENT_TABLE}"'
-    scan = f'"{dataset}"."{SCAN_TABLE}"'
-    missing = f"deleted_at is null and id not in (select id from {scan})"
-    marked = client.execute_sql(
-        f"update {appointments} set deleted_at = %s where {missing}", datetime.now(UTC)
-    )
-    client.execute_sql(
-        f"update {appointments} set deleted_at = null "
-        f"where deleted_at is not null and id in (select id from {scan})"
-    )
-    return int(marked[0][0]) if marked else 0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipelines.arrow_resource import column_hints
-from pipelines.flatten import TIMESTAMP, RecordSchema
+from pipelines.extract.flatten import TIMESTAMP, RecordSchema
+from pipelines.extract.resource import column_hints
 
 SOURCE_NAME = "valomnia"
+KEY = f"sources.{SOURCE_NAME}"  # the config section of every setting
 DEFAULT_API_VERSION = "v1.0"
 APPOINTMENTS_PATH = "/api/{api_version}/appointments"
 LOGIN_PATH = "/j_spring_security_check"

@@ -25,17 +25,20 @@ import pendulum
 from dlt.extract.incremental import Incremental
 from dlt.extract.resource import DltResource
 
-from pipelines.arrow_resource import (
+from pipelines.config import ConfigError, require_int, require_seconds, require_text, require_url
+from pipelines.extract.http import ApiClient, RetryPolicy
+from pipelines.extract.resource import (
     JsonRecords,
     ResourceSpec,
     RunContext,
     ScanIds,
     appointments_resource,
 )
-from pipelines.config import ConfigError, require_int, require_seconds, require_text, require_url
-from pipelines.http import ApiClient, RetryPolicy
-from pipelines.valomnia.helpers import SessionAuth, scan, to_second
-from pipelines.valomnia.settings import (
+from pipelines.sources.entry import SourceEntry
+from pipelines.sources.valomnia.auth import SessionAuth
+from pipelines.sources.valomnia.keyset import scan
+from pipelines.sources.valomnia.pages import to_second
+from pipelines.sources.valomnia.settings import (
     APPOINTMENTS_PATH,
     CHILD_COLUMNS,
     DEFAULT_API_VERSION,
@@ -45,14 +48,13 @@ from pipelines.valomnia.settings import (
     DEFAULT_PAGE_SIZE,
     FILTER_PARAMS,
     ID_ARROW_TYPE,
+    KEY,
     MAX_PAGE_SIZE,
     PARENT_COLUMNS,
     RECORD_SCHEMA,
     SOURCE_NAME,
     TABLE_SQL,
 )
-
-KEY = f"sources.{SOURCE_NAME}"
 
 SPEC = ResourceSpec(
     source=SOURCE_NAME,
@@ -166,3 +168,21 @@ def start_second(start_value: Any) -> int | None:
     if second is None:
         raise ValueError(f"cannot use incremental start value {start_value!r} as a date-time")
     return second
+
+
+def simulator_settings(sim: Any) -> dict[str, str]:
+    """Settings that point this source at a running `pipelines.simulator.Simulator`."""
+    return {
+        "base_url": sim.url,
+        "username": sim.valomnia.username,
+        "password": sim.valomnia.password,
+    }
+
+
+ENTRY = SourceEntry(
+    name=SOURCE_NAME,
+    factory=valomnia,
+    spec=SPEC,
+    simulator_settings=simulator_settings,
+    run_options=frozenset({"reconcile"}),
+)

@@ -10,10 +10,10 @@ import dlt
 import duckdb
 from dlt.common.pipeline import get_dlt_pipelines_dir
 
-from pipelines.sync import database_path
+from pipelines.load.pipeline import database_path
+from pipelines.sources import get_source
 
 RELATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
-CURSORS = {"pexip_engage": "updatedAt", "valomnia": "lastUpdated"}
 
 
 def warehouse_counts(database: str | None = None) -> dict[str, dict[str, int]]:
@@ -43,7 +43,8 @@ def source_status(source: str) -> str:
     else:
         pipeline = dlt.attach(pipeline_name=source)
         cursor = _cursor(pipeline.state, source)
-        lines.append(f"  cursor {CURSORS[source]}: {cursor or 'not set (next run is a full load)'}")
+        shown = cursor or "not set (next run is a full load)"
+        lines.append(f"  cursor {get_source(source).cursor_field}: {shown}")
         pending = pipeline.list_normalized_load_packages() + pipeline.list_extracted_load_packages()
         if pending:
             lines.append(
@@ -60,7 +61,7 @@ def source_status(source: str) -> str:
 def _cursor(state: dict[str, Any], source: str) -> Any:
     resource = state.get("sources", {}).get(source, {}).get("resources", {})
     incremental = resource.get("appointments", {}).get("incremental", {})
-    return incremental.get(CURSORS[source], {}).get("last_value")
+    return incremental.get(get_source(source).cursor_field, {}).get("last_value")
 
 
 def _last_load(source: str) -> str | None:

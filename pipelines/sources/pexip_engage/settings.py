@@ -6,10 +6,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.arrow_resource import column_hints
-from pipelines.flatten import OPEN, TIMESTAMP, OpenObject, RecordSchema
+from pipelines.extract.flatten import OPEN, TIMESTAMP, OpenObject, RecordSchema
+from pipelines.extract.resource import column_hints
 
 SOURCE_NAME = "pexip_engage"
+KEY = f"sources.{SOURCE_NAME}"  # the config section of every setting
 DEFAULT_BASE_URL = "https://api.pexipengage.com"
 DEFAULT_AUTH_URL = "https://auth.pexipengage.com"
 TOKEN_PATH = "/realms/{enterprise}/protocol/openid-connect/token"

@@ -32,7 +32,7 @@ from dlt.destinations.sql_client import SqlClientBase
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
-SQL_DIR: Path = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR: Path = Path(__file__).resolve().parents[2] / "sql"
 """The repository's `sql/` folder: one sub-folder per schema, plus `audits/`."""
 
 LAYERS = ("staging", "intermediate", "reporting")
@@ -368,7 +368,7 @@ def open_sql_client(
     """
     if destination is None:
         if credentials is None:
-            from pipelines.sync import database_path  # the same file the syncs write
+            from pipelines.load.pipeline import database_path
 
             credentials = database_path()
         destination = dlt.destinations.duckdb(credentials=credentials)

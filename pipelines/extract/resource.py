@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from dlt.extract.incremental import Incremental
 from dlt.extract.resource import DltResource
 
-from pipelines.flatten import (
+from pipelines.extract.flatten import (
     QUARANTINE_COLUMNS,
     QUARANTINE_TABLE,
     BatchReader,
@@ -27,7 +27,7 @@ from pipelines.flatten import (
     RecordSchema,
     quarantine_table,
 )
-from pipelines.http import get_logger
+from pipelines.redaction import get_logger
 
 logger = get_logger("apptsync.sync")
 
@@ -36,6 +36,8 @@ SCAN_TABLE = "_appointment_scan"
 PARENT_TABLE = "appointments"
 # Columns every child row carries so stale children can be found after a reload.
 VERSION_COLUMN = "appointment_updated_at"
+# Set on an appointment a complete scan no longer returned (never removed).
+DELETED_COLUMN = "deleted_at"
 RECENT_PRUNE_AT = 50_000
 
 

@@ -22,13 +22,6 @@ import pendulum
 from dlt.extract.incremental import Incremental
 from dlt.extract.resource import DltResource
 
-from pipelines.arrow_resource import (
-    JsonRecords,
-    ResourceSpec,
-    RunContext,
-    ScanIds,
-    appointments_resource,
-)
 from pipelines.config import (
     ConfigError,
     optional_datetime,
@@ -37,9 +30,18 @@ from pipelines.config import (
     require_text,
     require_url,
 )
-from pipelines.http import ApiClient, RetryPolicy
-from pipelines.pexip_engage.helpers import ClientCredentialsAuth, scan
-from pipelines.pexip_engage.settings import (
+from pipelines.extract.http import ApiClient, RetryPolicy
+from pipelines.extract.resource import (
+    JsonRecords,
+    ResourceSpec,
+    RunContext,
+    ScanIds,
+    appointments_resource,
+)
+from pipelines.sources.entry import SourceEntry
+from pipelines.sources.pexip_engage.auth import ClientCredentialsAuth
+from pipelines.sources.pexip_engage.scan import scan
+from pipelines.sources.pexip_engage.settings import (
     APPOINTMENTS_PATH,
     ARRAY_FILTERS,
     CHILD_COLUMNS,
@@ -52,6 +54,7 @@ from pipelines.pexip_engage.settings import (
     DEFAULT_PAGE_SIZE,
     ENUM_FILTERS,
     ID_ARROW_TYPE,
+    KEY,
     MAX_PAGE_SIZE,
     OPEN_OBJECTS,
     PARENT_COLUMNS,
@@ -60,8 +63,6 @@ from pipelines.pexip_engage.settings import (
     TABLE_SQL,
     TOKEN_PATH,
 )
-
-KEY = f"sources.{SOURCE_NAME}"
 
 SPEC = ResourceSpec(
     source=SOURCE_NAME,
@@ -171,3 +172,22 @@ def window_params(window_from: Any, window_to: Any) -> list[tuple[str, str]]:
     if end:
         params.append(("to", pendulum.instance(end).in_timezone("UTC").isoformat()))
     return params
+
+
+def simulator_settings(sim: Any) -> dict[str, str]:
+    """Settings that point this source at a running `pipelines.simulator.Simulator`."""
+    return {
+        "base_url": sim.url,
+        "token_url": sim.url + TOKEN_PATH.format(enterprise=sim.pexip.enterprise),
+        "enterprise": sim.pexip.enterprise,
+        "client_id": sim.pexip.client_id,
+        "client_secret": sim.pexip.client_secret,
+    }
+
+
+ENTRY = SourceEntry(
+    name=SOURCE_NAME,
+    factory=pexip_engage,
+    spec=SPEC,
+    simulator_settings=simulator_settings,
+)

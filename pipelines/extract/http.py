@@ -6,7 +6,6 @@ every source, so they live here once and the sources only describe their API.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -24,9 +23,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from pipelines.redaction import get_logger, redactor
+
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_SECONDS = 120.0
-REDACTED = "***"
 
 
 class ApiError(RuntimeError):
@@ -88,46 +88,6 @@ class Auth(Protocol):
 
     def invalidate(self, rejected_headers: Mapping[str, str]) -> None:
         """Forget the credential that was rejected, so the next call gets a new one."""
-
-
-class SecretRedactor(logging.Filter):
-    """Replaces known secret values in every log record handled by apptsync's loggers.
-
-    Secrets should never reach a log call in the first place; this is the safety net for
-    messages built from third-party exceptions.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, *secrets: str | None) -> None:
-        with self._lock:
-            self._secrets.update(s for s in secrets if s and len(s) >= 4)
-
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            record.msg = self.redact(record.getMessage())
-            record.args = None
-        return True
-
-
-redactor = SecretRedactor()
-
-
-def get_logger(name: str) -> logging.Logger:
-    """A logger whose records pass the redactor (filters do not apply to child loggers)."""
-    named = logging.getLogger(name)
-    if redactor not in named.filters:
-        named.addFilter(redactor)
-    return named
 
 
 logger = get_logger("apptsync.http")

@@ -1,7 +1,7 @@
 """Split a page body into its records' raw JSON text, reading only what paging needs.
 
 Why: parsing a page into Python objects costs ten times the CPU of this, and the records
-are parsed once more anyway, a batch at a time, by DuckDB (`pipelines.flatten`). msgspec
+are parsed once more anyway, a batch at a time, by DuckDB (`pipelines.extract.flatten`). msgspec
 validates the whole body but builds only the envelope (`meta`, `paging`) and the id and
 cursor of each record; everything else stays bytes.
 """
@@ -13,7 +13,7 @@ from typing import Any, Union
 
 import msgspec
 
-from pipelines.http import InvalidBody
+from pipelines.extract.http import InvalidBody
 
 
 @dataclass

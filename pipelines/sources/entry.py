@@ -1,0 +1,61 @@
+"""What a source package tells the rest of apptsync about itself, in one object.
+
+Why: the sync, `status`, the command line, the demo and the tests all need to know a
+source's name, how to build it, its cursor and tables, and how to point it at the bundled
+simulator. Each source package exports one `SourceEntry` (`ENTRY`); `pipelines.sources`
+collects them in `SOURCES`, and nothing else spells a source's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+from dlt.extract.source import DltSource
+
+from pipelines.extract.resource import ResourceSpec
+
+_NAMING = NamingConvention()
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    """One source: its dlt source function, its tables and what a run may ask of it."""
+
+    name: str
+    """The dlt source, pipeline and dataset name, and the config section `sources.<name>`."""
+    factory: Callable[..., DltSource]
+    """The `@dlt.source` function; dlt injects its settings from `sources.<name>`."""
+    spec: ResourceSpec
+    """The record schema, the raw tables and their columns."""
+    simulator_settings: Callable[[Any], Mapping[str, str]]
+    """Settings (key under `sources.<name>` -> value) that point it at a running Simulator."""
+    run_options: frozenset[str] = field(default_factory=frozenset)
+    """Keyword options a run may pass to the factory, e.g. `reconcile`."""
+
+    @property
+    def config_section(self) -> str:
+        return f"sources.{self.name}"
+
+    @property
+    def cursor_field(self) -> str:
+        """The API field the incremental cursor follows (`updatedAt`)."""
+        return self.spec.schema.cursor_field
+
+    @property
+    def cursor_column(self) -> str:
+        """The warehouse column of the cursor, as dlt names it (`updated_at`)."""
+        return str(_NAMING.normalize_identifier(self.cursor_field))
+
+    @property
+    def child_tables(self) -> list[str]:
+        return list(self.spec.child_columns)
+
+    def build(self, **options: Any) -> DltSource:
+        """The configured source; options it does not support are refused, not ignored."""
+        unknown = sorted(set(options) - self.run_options)
+        if unknown:
+            raise ValueError(f"source '{self.name}' has no option {', '.join(unknown)}")
+        return self.factory(**options)
