@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import env_name
-from pipelines.load.pipeline import SyncResult, database_path, run_source
+from pipelines.load.pipeline import SyncResult, run_source
 from pipelines.redaction import get_logger, redactor
 from pipelines.sources import SOURCES
+from pipelines.warehouse import database_path
 
 logger = get_logger("apptsync")
 

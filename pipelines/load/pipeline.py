@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import dlt
@@ -21,7 +20,6 @@ from dlt.common.configuration.exceptions import (
     ConfigValueCannotBeCoercedException,
 )
 from dlt.common.pipeline import LoadInfo
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.config import ConfigError, env_name
@@ -30,11 +28,10 @@ from pipelines.extract.resource import DriftError
 from pipelines.load.cleanup import finish_load
 from pipelines.redaction import get_logger, redactor
 from pipelines.sources import SourceEntry, get_source
+from pipelines.warehouse import warehouse_credentials
 
 logger = get_logger("apptsync.sync")
 
-DEFAULT_DATABASE = "apptsync.duckdb"
-DUCKDB_MEMORY_LIMIT = "256MB"  # enough for the merges; see bench/README.md
 PARQUET = "parquet"
 
 
@@ -50,25 +47,6 @@ class SyncResult:
     marked_deleted: int = 0
     error: str | None = None
     load_ids: list[str] = field(default_factory=list)
-
-
-def database_path() -> str:
-    """The DuckDB file from dlt's own `destination.duckdb.credentials` (default apptsync.duckdb),
-    made absolute against the current folder: dlt would resolve a relative path against the
-    folder the pipeline first ran in, and a second checkout would write into the first's."""
-    configured = str(dlt.config.get("destination.duckdb.credentials") or DEFAULT_DATABASE)
-    if ":" in configured and not Path(configured).anchor:  # :memory:, md:…, a URL
-        return configured
-    return str(Path(configured).resolve())
-
-
-def warehouse_credentials() -> DuckDbCredentials:
-    """The DuckDB file, with a memory cap unless one is configured: DuckDB otherwise keeps
-    up to 80% of RAM for a merge, and the sync's memory would grow with the warehouse."""
-    credentials = DuckDbCredentials(database_path())
-    configured = dlt.config.get("destination.duckdb.credentials.global_config") or {}
-    credentials.global_config = {"memory_limit": DUCKDB_MEMORY_LIMIT, **dict(configured)}
-    return credentials
 
 
 def make_pipeline(source: str) -> Pipeline:

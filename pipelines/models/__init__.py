@@ -368,7 +368,7 @@ def open_sql_client(
     """
     if destination is None:
         if credentials is None:
-            from pipelines.load.pipeline import database_path
+            from pipelines.warehouse import database_path
 
             credentials = database_path()
         destination = dlt.destinations.duckdb(credentials=credentials)

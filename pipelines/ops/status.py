@@ -10,8 +10,8 @@ import dlt
 import duckdb
 from dlt.common.pipeline import get_dlt_pipelines_dir
 
-from pipelines.load.pipeline import database_path
 from pipelines.sources import get_source
+from pipelines.warehouse import database_path
 
 RELATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -1,0 +1,60 @@
+"""Where apptsync's files are: the working warehouse, the published copy, the run lock.
+
+Why one module: the sync, the models, `status`, `publish`, the feeds and the lock all
+must agree on these paths, and each is derived from dlt's own
+`destination.duckdb.credentials` and the `apptsync.*` settings in one place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dlt
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+DEFAULT_DATABASE = "apptsync.duckdb"
+DUCKDB_MEMORY_LIMIT = "256MB"  # enough for the merges; see bench/README.md
+PUBLISHED_SUFFIX = ".published.duckdb"
+LOCK_SUFFIX = ".lock"
+DEFAULT_LOCK_WAIT_SECONDS = 60.0
+
+
+def database_path() -> str:
+    """The DuckDB file from dlt's own `destination.duckdb.credentials` (default apptsync.duckdb),
+    made absolute against the current folder: dlt would resolve a relative path against the
+    folder the pipeline first ran in, and a second checkout would write into the first's."""
+    configured = str(dlt.config.get("destination.duckdb.credentials") or DEFAULT_DATABASE)
+    if ":" in configured and not Path(configured).anchor:  # :memory:, md:…, a URL
+        return configured
+    return str(Path(configured).resolve())
+
+
+def warehouse_credentials() -> DuckDbCredentials:
+    """The DuckDB file, with a memory cap unless one is configured: DuckDB otherwise keeps
+    up to 80% of RAM for a merge, and the sync's memory would grow with the warehouse."""
+    credentials = DuckDbCredentials(database_path())
+    configured = dlt.config.get("destination.duckdb.credentials.global_config") or {}
+    credentials.global_config = {"memory_limit": DUCKDB_MEMORY_LIMIT, **dict(configured)}
+    return credentials
+
+
+def publish_path() -> str:
+    """The checkpointed copy readers open (`apptsync.publish_path`, environment
+    `APPTSYNC__PUBLISH_PATH`); by default beside the warehouse: `apptsync.published.duckdb`."""
+    configured = dlt.config.get("apptsync.publish_path")
+    if configured:
+        return str(Path(str(configured)).resolve())
+    working = Path(database_path())
+    return str(working.with_name(working.name.removesuffix(".duckdb") + PUBLISHED_SUFFIX))
+
+
+def lock_path() -> str:
+    """The run lock beside the warehouse: one apptsync writer at a time."""
+    return database_path() + LOCK_SUFFIX
+
+
+def lock_wait_seconds() -> float:
+    """How long a run waits for another process to let go of the working warehouse
+    (`apptsync.lock_wait_seconds`, environment `APPTSYNC__LOCK_WAIT_SECONDS`)."""
+    configured = dlt.config.get("apptsync.lock_wait_seconds")
+    return DEFAULT_LOCK_WAIT_SECONDS if configured is None else float(configured)
