@@ -28,4 +28,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check pipelines tests bench
 
 clean:
-	rm -rf $(VENV) apptsync.duckdb apptsync.duckdb.wal bench/last-run.json
+	rm -rf $(VENV) .apptsync apptsync.duckdb apptsync.duckdb.wal bench/last-run.json

@@ -13,21 +13,41 @@ from typing import Any
 
 from pipelines.config import env_name
 from pipelines.load.pipeline import SyncResult, run_source
+from pipelines.ops.export import FORMATS as EXPORT_FORMATS
 from pipelines.redaction import get_logger, redactor
 from pipelines.sources import SOURCES
-from pipelines.warehouse import database_path
+from pipelines.warehouse import WarehouseMissing, database_path, require_warehouse
 
 logger = get_logger("apptsync")
 
+PROJECT_DIR_ENV = "APPTSYNC_PROJECT_DIR"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    parser = _parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments:
+        parser.print_help()
+        return 0
+    args = parser.parse_args(arguments)
+    args.verbose = bool(getattr(args, "verbose", False))
+    args.quiet = bool(getattr(args, "quiet", False))
+    _absolute_paths(args)  # before --project-dir moves the working folder
+    enter_project(args.project_dir)
+    _setup_logging(args.verbose, args.quiet)
+    global _QUIET
+    _QUIET = args.quiet
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()  # `apptsync status | head`: the reader left; not an error
+        return 0
+    except WarehouseMissing as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a clear one-line error, not a traceback, at 3 a.m.
         print(f"error: {redactor.redact(str(exc))}", file=sys.stderr)
         if args.verbose:
@@ -35,12 +55,91 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def enter_project(project_dir: str | None) -> None:
+    """Work in the project folder (`--project-dir`, else `APPTSYNC_PROJECT_DIR`), as dbt
+    does: `.dlt/` settings and relative paths mean that folder's, wherever cron starts.
+    Must run before dlt first reads its configuration, which it then keeps."""
+    folder = project_dir or os.environ.get(PROJECT_DIR_ENV)
+    if folder:
+        target = Path(folder).expanduser()
+        if not (target / ".dlt").is_dir():
+            raise SystemExit(f"error: --project-dir {target} has no .dlt/ folder")
+        os.chdir(target)
+    _telemetry_off_unless_asked()
+
+
+def _telemetry_off_unless_asked() -> None:
+    """dlt reports usage unless told not to; apptsync asks it not to, wherever it runs,
+    unless the user switched it on (`runtime.dlthub_telemetry`)."""
+    import dlt
+
+    if dlt.config.get("runtime.dlthub_telemetry") is None:
+        os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+
+
+def _absolute_paths(args: argparse.Namespace) -> None:
+    for name, value in vars(args).items():
+        if isinstance(value, Path):
+            setattr(args, name, value.expanduser().absolute())
+
+
+def _path_or_stdout(text: str) -> Path | str:
+    return text if text == "-" else Path(text)
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+_QUIET = False
+
+
+def say(text: str) -> None:
+    """What a command reports when all is well: nothing with -q (cron mails nothing)."""
+    if not _QUIET:
+        print(text)
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """Every subcommand accepts the global options after its name too (`sync -v`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _add_global_options(self, argparse.SUPPRESS)
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    # SUPPRESS on subcommands: a default there would overwrite what was given before the name
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="debug logs and tracebacks"
+    )
+    noise.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="print only failures"
+    )
+    parser.add_argument(
+        "--project-dir",
+        default=default,
+        metavar="DIR",
+        help=f"the folder holding .dlt/ (default: ${PROJECT_DIR_ENV}, else the current folder)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="apptsync", description="Sync Pexip Engage and Valomnia appointments into DuckDB."
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _add_global_options(parser, None)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     sync = sub.add_parser("sync", help="sync one or every source, then build the SQL models")
     sync.add_argument("--source", choices=list(SOURCES), help="only this source (default: all)")
@@ -63,29 +162,73 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="cursors, last loads and row counts per source")
     status.set_defaults(func=cmd_status)
 
-    export = sub.add_parser("export", help="write a model or table to CSV or Parquet")
-    export.add_argument("relation", help="e.g. reporting.fct_appointments")
-    export.add_argument("--output", "-o", required=True, type=Path)
-    export.add_argument("--format", choices=("csv", "parquet"), help="default: from the suffix")
+    export = sub.add_parser("export", help="write a model or table to CSV, Parquet, JSON or NDJSON")
+    export.add_argument("relation", help="schema.name, or a name only one schema has")
+    export.add_argument(
+        "--output", "-o", required=True, type=_path_or_stdout, help="a file, or - for stdout"
+    )
+    export.add_argument("--format", choices=EXPORT_FORMATS, help="default: from the suffix")
     export.set_defaults(func=cmd_export)
 
-    demo = sub.add_parser("demo", help="simulator → both syncs → models → summary")
-    demo.add_argument("--appointments", type=int, default=5000, help="per source")
+    demo = sub.add_parser(
+        "demo",
+        help="simulator → both syncs → models → summary, in .apptsync/demo/ (never your real "
+        "warehouse or sync state)",
+    )
+    demo.add_argument("--appointments", type=_positive, default=5000, help="per source")
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=cmd_demo)
 
+    reset = sub.add_parser(
+        "reset", help="forget a source's cursor: the next sync reads everything again"
+    )
+    reset.add_argument("source", choices=list(SOURCES))
+    reset.add_argument("--yes", action="store_true", help="do not ask (scripts, cron)")
+    reset.set_defaults(func=cmd_reset)
+
     simulate = sub.add_parser("simulate", help="serve the bundled API simulator")
     simulate.add_argument("--port", type=int, default=8765)
-    simulate.add_argument("--appointments", type=int, default=5000, help="per source")
+    simulate.add_argument("--appointments", type=_positive, default=5000, help="per source")
     simulate.add_argument("--seed", type=int, default=42)
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.set_defaults(func=cmd_simulate)
+    _document(sub)
     return parser
 
 
-def _setup_logging(verbose: bool) -> None:
+EXAMPLES = {
+    "sync": "apptsync sync --source valomnia -q",
+    "models": "apptsync models --select fct_appointments",
+    "check": "apptsync check",
+    "status": "apptsync status",
+    "export": "apptsync export fct_appointments -o appointments.parquet",
+    "demo": "apptsync demo --appointments 2000",
+    "simulate": "apptsync simulate --port 8765 --appointments 100000",
+    "reset": "apptsync reset pexip_engage --yes && apptsync sync --source pexip_engage",
+}
+
+
+def _document(sub: Any) -> None:
+    """Each subcommand's --help opens with its one-line help and ends with an example."""
+    helps = {action.dest: action.help for action in sub._choices_actions}
+    for name, command in sub.choices.items():
+        command.description = command.description or helps.get(name)
+        if name in EXAMPLES and not command.epilog:
+            command.epilog = f"example: {EXAMPLES[name]}"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("apptsync")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _setup_logging(verbose: bool, quiet: bool = False) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for noisy in ("httpx", "httpcore"):
@@ -94,17 +237,49 @@ def _setup_logging(verbose: bool) -> None:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     sources = [args.source] if args.source else list(SOURCES)
-    results = sync_sources(sources, reconcile=args.reconcile)
-    for result in results:
-        print(format_result(result))
+    results: list[SyncResult] = []
+    try:
+        sync_sources(sources, reconcile=args.reconcile, into=results)
+    except KeyboardInterrupt:
+        print(interrupted(sources, results), file=sys.stderr)
+        return 130
     if not args.no_models:
         _build_models()
     return 0 if all(r.ok for r in results) else 1
 
 
-def sync_sources(sources: Sequence[str], *, reconcile: bool = False) -> list[SyncResult]:
-    """Each source in its own pipeline: one failing never stops the next."""
-    return [run_source(s, reconcile=reconcile) for s in sources]
+def sync_sources(
+    sources: Sequence[str], *, reconcile: bool = False, into: list[SyncResult] | None = None
+) -> list[SyncResult]:
+    """Each source in its own pipeline: one failing never stops the next. Each result is
+    reported as it comes and kept in `into`, so an interrupted run can say what it kept."""
+    results = [] if into is None else into
+    for source in sources:
+        result = run_source(source, reconcile=reconcile)
+        results.append(result)
+        if result.ok:
+            say(format_result(result))
+        else:
+            print(format_result(result))
+    return results
+
+
+def interrupted(sources: Sequence[str], results: Sequence[SyncResult]) -> str:
+    """What Ctrl-C kept: finished sources are loaded; the one interrupted kept its cursor
+    (dlt moves it only with a completed load); the rest and the models did not run."""
+    done = [r.source for r in results]
+    stopped = sources[len(done)] if len(done) < len(sources) else None
+    parts = [f"{', '.join(done)} landed" if done else "no source finished"]
+    if stopped:
+        parts.append(
+            f"{stopped} stopped with its cursor unmoved (a load dlt had begun is finished by "
+            "the next sync)"
+        )
+    rest = list(sources[len(done) + 1 :])
+    if rest:
+        parts.append(f"{', '.join(rest)} not run")
+    parts.append("models not rebuilt")
+    return "interrupted: " + "; ".join(parts)
 
 
 def format_result(result: SyncResult) -> str:
@@ -117,7 +292,9 @@ def format_result(result: SyncResult) -> str:
     if result.marked_deleted:
         extra.append(f"{result.marked_deleted} marked deleted")
     if result.stale_child_rows_removed:
-        extra.append(f"{result.stale_child_rows_removed} stale child rows replaced")
+        extra.append(
+            f"{result.stale_child_rows_removed} child rows of re-loaded appointments replaced"
+        )
     tail = f" ({'; '.join(extra)})" if extra else ""
     return f"{result.source}: ok in {result.seconds:.1f}s, wrote {written or 'nothing new'}{tail}"
 
@@ -127,38 +304,63 @@ def _build_models(select: str | None = None) -> list[str]:
 
     with open_sql_client() as client:
         built = build_models(client, select=select)
-    print(f"models: built {len(built)} views")
+    say(f"models: built {len(built)} views")
     return built
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    require_warehouse()
     for name in _build_models(args.select):
-        print(f"  {name}")
+        say(f"  {name}")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from pipelines.models import format_audit_report, open_sql_client, run_audits
 
+    require_warehouse()
     with open_sql_client() as client:
         results = run_audits(client)
-    print(format_audit_report(results))
-    return 1 if any(r.failing_count for r in results) else 0
+    report = format_audit_report(results)
+    failed = any(r.failing_count for r in results)
+    if failed or not _QUIET:
+        print(report)
+    return 1 if failed else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipelines.ops.status import source_status
+    from pipelines.ops.status import paths_status, source_status
 
+    print(paths_status())
     for source in SOURCES:
         print(source_status(source))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pipelines.ops.status import export_relation
+    from pipelines.ops.export import STDOUT, export_relation
 
-    count = export_relation(args.relation, args.output, args.format)
-    print(f"wrote {count} rows of {args.relation} to {args.output}")
+    output = str(args.output)
+    relation, count = export_relation(require_warehouse(), args.relation, output, args.format)
+    if output != STDOUT:
+        say(f"wrote {count} rows of {relation} to {output}")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Asks first on a terminal; a script must say `--yes` (nothing is read from stdin)."""
+    from pipelines.ops.reset import reset_cursor
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("error: not a terminal: add --yes to reset without asking", file=sys.stderr)
+            return 2
+        answer = input(f"forget the cursor of {args.source}? the next sync reads it all [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing changed")
+            return 0
+    reset_cursor(args.source)
+    say(f"{args.source}: cursor forgotten; the next sync reads every appointment and merges it")
     return 0
 
 
@@ -175,6 +377,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.simulator import Simulator
 
     started = time.monotonic()
+    folder = use_demo_folder()
+    print(f"demo: its own warehouse and dlt folder in {folder} (your real ones are untouched)")
     with Simulator(appointments=args.appointments, seed=args.seed) as sim:
         _point_sources_at(sim)
         print(f"simulator: {args.appointments} appointments per source at {sim.url}")
@@ -192,9 +396,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(
         f"done in {time.monotonic() - started:.1f}s: {len(built)} views in {database_path()}; "
-        "try `apptsync export reporting.rpt_daily_appointments -o daily.csv`"
+        f"try `DESTINATION__DUCKDB__CREDENTIALS={database_path()} apptsync export "
+        "rpt_daily_appointments -o daily.csv`"
     )
     return 0 if all(r.ok for r in results) and not failing else 1
+
+
+DEMO_FOLDER = Path(".apptsync") / "demo"
+
+
+def use_demo_folder() -> Path:
+    """Point the warehouse, the published copy and dlt's working folder at the demo's own
+    folder, so a demo never touches a real warehouse or real sync state."""
+    folder = DEMO_FOLDER.absolute()
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["DLT_DATA_DIR"] = str(folder / "dlt")
+    os.environ[env_name("destination.duckdb.credentials")] = str(folder / "apptsync.duckdb")
+    os.environ[env_name("apptsync.publish_path")] = str(folder / "apptsync.published.duckdb")
+    return folder
 
 
 def _point_sources_at(sim: Any) -> None:

@@ -58,3 +58,16 @@ def lock_wait_seconds() -> float:
     (`apptsync.lock_wait_seconds`, environment `APPTSYNC__LOCK_WAIT_SECONDS`)."""
     configured = dlt.config.get("apptsync.lock_wait_seconds")
     return DEFAULT_LOCK_WAIT_SECONDS if configured is None else float(configured)
+
+
+class WarehouseMissing(FileNotFoundError):
+    """A command that reads the warehouse found none: it never creates one."""
+
+
+def require_warehouse() -> str:
+    """The warehouse path, which must exist: only `sync` (and the demo) create it, so a
+    command run from the wrong folder says so instead of reading a new, empty file."""
+    path = database_path()
+    if ":" not in path and not Path(path).exists():
+        raise WarehouseMissing(f"no warehouse at {path} — run `apptsync sync` first")
+    return path

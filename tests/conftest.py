@@ -15,17 +15,23 @@ SMALL_N = 300
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own dlt working folder, warehouse file and clean config env."""
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own dlt working folder, warehouse file and clean config env;
+    whatever the code under test puts in the environment (the demo does) is undone after."""
+    saved = dict(os.environ)
     for name in list(os.environ):
-        if name.startswith(("SOURCES__", "DESTINATION__", "NORMALIZE__", "RUNTIME__")):
+        if name.startswith(
+            ("SOURCES__", "DESTINATION__", "NORMALIZE__", "RUNTIME__", "APPTSYNC", "CHECKS__")
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     monkeypatch.chdir(tmp_path)
-    return tmp_path
+    yield tmp_path
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -80,15 +80,14 @@ def test_status_and_export_after_a_sync(both: Simulator, warehouse: Path, tmp_pa
 def test_demo_runs_twice_and_the_second_run_is_incremental(
     isolated_env: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ):
-    monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS")  # the demo's own default file
-
     assert main(["demo", "--appointments", "200"]) == 0
     first = capsys.readouterr().out
     assert main(["demo", "--appointments", "200"]) == 0
     second = capsys.readouterr().out
 
-    database = isolated_env / "apptsync.duckdb"
+    database = isolated_env / ".apptsync" / "demo" / "apptsync.duckdb"
     assert scalar(database, "select count(*) from reporting.fct_appointments") == 400
+    assert not (isolated_env / "warehouse.duckdb").exists()  # the configured, real one
     assert "pexip_engage: ok" in first and "valomnia: ok" in first
     assert "wrote nothing new" in second
 

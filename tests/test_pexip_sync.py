@@ -423,8 +423,8 @@ def test_a_load_that_fails_keeps_its_data_for_the_next_run(pexip: Simulator, war
 def test_a_reset_cursor_reads_everything_again_and_merges_without_duplicates(
     pexip: Simulator, warehouse: Path
 ):
-    """The backfill the README gives: `dlt pipeline pexip_engage drop appointments
-    --state-only` (this is the function behind that command), then a sync."""
+    """The backfill the README gives: `apptsync reset pexip_engage` (dlt's `pipeline_drop`
+    with `state_only`, the function behind `dlt pipeline ... drop --state-only`), then a sync."""
     sync()
     assert sync().rows.get("appointments", 0) == 0
 

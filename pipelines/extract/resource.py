@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import dlt
@@ -173,15 +174,19 @@ def appointments_resource(
 def _carrier(table: pa.Table, route: str, spec: ResourceSpec) -> pa.Table:
     """Lets an auxiliary table pass dlt's incremental step untouched (null id and cursor)."""
     n = table.num_rows
-    return (
+    carried = (
         table.append_column(ROUTE, pa.array([route] * n, pa.string()))
         .append_column(spec.schema.id_field, pa.nulls(n, spec.id_arrow_type))
         .append_column(spec.schema.cursor_field, pa.nulls(n, pa.timestamp("us", tz="UTC")))
     )
+    # an empty table has no row to read the route from (an empty collection's scan)
+    return carried.replace_schema_metadata({ROUTE: route})
 
 
 def _ids_table(ids: Iterable[Any], id_type: pa.DataType) -> pa.Table:
-    return pa.table({"scanned_id": pa.array(ids, id_type)})
+    """The scanned ids plus one null row: it carries the load id even when the collection
+    is empty, so the clean-up can tell "scanned, found nothing" from "not scanned"."""
+    return pa.table({"scanned_id": pa.array(chain(ids, [None]), id_type)})
 
 
 def _flatten_step(
@@ -189,7 +194,8 @@ def _flatten_step(
 ) -> Callable[[pa.Table], Iterator[Any]]:
     def flatten(batch: pa.Table) -> Iterator[Any]:
         if ROUTE in batch.column_names:
-            route = batch.column(ROUTE)[0].as_py()
+            metadata = batch.schema.metadata or {}
+            route = metadata.get(ROUTE.encode(), b"").decode() or batch.column(ROUTE)[0].as_py()
             aux = batch.drop_columns([ROUTE, id_name, cursor_name])
             if route == SCAN_TABLE:
                 aux = aux.rename_columns(["id"])

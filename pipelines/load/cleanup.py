@@ -70,12 +70,15 @@ def _mark_deleted(client: Any, dataset: str) -> int:
         return 0
     appointments = f'"{dataset}"."{PARENT_TABLE}"'
     scan = f'"{dataset}"."{SCAN_TABLE}"'
-    missing = f"{DELETED_COLUMN} is null and id not in (select id from {scan})"
+    # `exists`, not `in`: the scan's marker row has a null id (see extract.resource._ids_table)
+    scanned = f"exists (select 1 from {scan} s where s.id = {appointments}.id)"
     marked = client.execute_sql(
-        f"update {appointments} set {DELETED_COLUMN} = %s where {missing}", datetime.now(UTC)
+        f"update {appointments} set {DELETED_COLUMN} = %s "
+        f"where {DELETED_COLUMN} is null and not {scanned}",
+        datetime.now(UTC),
     )
     client.execute_sql(
         f"update {appointments} set {DELETED_COLUMN} = null "
-        f"where {DELETED_COLUMN} is not null and id in (select id from {scan})"
+        f"where {DELETED_COLUMN} is not null and {scanned}"
     )
     return int(marked[0][0]) if marked else 0

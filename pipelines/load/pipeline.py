@@ -99,7 +99,10 @@ def run_source(
         with tuned_interpreter():
             result = _sync(entry, (make_source or entry.build)(**options))
     except Exception as exc:  # one source failing must not stop the other
-        logger.error("sync of %s failed: %s", source, exc)
+        if any(isinstance(error, KeyboardInterrupt) for error in _chain(exc)):
+            raise KeyboardInterrupt from exc  # dlt wraps Ctrl-C in its step failure
+        # the one-line reason is the result's; dlt's whole chain only with -v
+        logger.debug("sync of %s failed", source, exc_info=True)
         result = SyncResult(
             source, False, 0.0, error=redactor.redact(describe_failure(source, exc))
         )

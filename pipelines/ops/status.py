@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +9,9 @@ import dlt
 import duckdb
 from dlt.common.pipeline import get_dlt_pipelines_dir
 
+from pipelines.extract.resource import SCAN_TABLE
 from pipelines.sources import get_source
 from pipelines.warehouse import database_path
-
-RELATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def warehouse_counts(database: str | None = None) -> dict[str, dict[str, int]]:
@@ -34,6 +32,18 @@ def warehouse_counts(database: str | None = None) -> dict[str, dict[str, int]]:
         return counts
 
 
+def paths_status() -> str:
+    """Which files this run uses: cron may start in another folder than you think."""
+    path = database_path()
+    exists = Path(path).exists()
+    return "\n".join(
+        [
+            f"warehouse: {path}" + ("" if exists else " (none yet — run `apptsync sync` first)"),
+            f"dlt working folder: {get_dlt_pipelines_dir()}",
+        ]
+    )
+
+
 def source_status(source: str) -> str:
     """A few lines per source: last load, cursor, pending packages, tables, quarantine."""
     lines = [f"{source}:"]
@@ -50,7 +60,11 @@ def source_status(source: str) -> str:
             lines.append(
                 f"  {len(pending)} load package(s) pending: the next sync loads them first"
             )
-    tables = warehouse_counts().get(source, {})
+    tables = {
+        name: count
+        for name, count in warehouse_counts().get(source, {}).items()
+        if name != SCAN_TABLE  # bookkeeping of the last complete scan, not data
+    }
     for table, count in tables.items():
         lines.append(f"  {table:<50} {count:>9,}")
     if tables:
@@ -73,20 +87,3 @@ def _last_load(source: str) -> str | None:
         except duckdb.CatalogException:
             return None
     return str(row[0]) if row and row[0] else None
-
-
-def export_relation(relation: str, output: Path, file_format: str | None = None) -> int:
-    """Write a view or table to CSV or Parquet with DuckDB's COPY; returns the row count."""
-    if not RELATION.match(relation):
-        raise ValueError(f"'{relation}' is not a schema.name relation")
-    fmt = file_format or ("parquet" if output.suffix.lower() == ".parquet" else "csv")
-    if fmt not in ("csv", "parquet"):
-        raise ValueError(f"unknown export format '{fmt}' (csv or parquet)")
-    schema, name = relation.split(".")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    target = str(output).replace("'", "''")
-    options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
-    with duckdb.connect(database_path(), read_only=True) as con:
-        con.execute(f'copy (select * from "{schema}"."{name}") to \'{target}\' {options}')
-        row = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
-    return int(row[0]) if row else 0

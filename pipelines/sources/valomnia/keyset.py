@@ -39,6 +39,25 @@ class ScanStats:
     single_seconds: int = 0
     repaged_seconds: int = 0
 
+    def describe(self) -> str:
+        """`2000 records in 24 requests`, plus what paging had to do, in words."""
+        text = f"{_count(self.records, 'record')} in {_count(self.requests, 'request')}"
+        if self.single_seconds:
+            text += (
+                f"; {_count(self.single_seconds, 'second')} held more rows than a page and "
+                "was paged by offset"
+                if self.single_seconds == 1
+                else f"; {self.single_seconds} seconds held more rows than a page and were "
+                "paged by offset"
+            )
+        if self.repaged_seconds:
+            text += f", {self.repaged_seconds} of them again because rows moved meanwhile"
+        return text
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
 
 class KeysetScan:
     """Every appointment with lastUpdated >= `since`, each version once, in lastUpdated order.
@@ -188,13 +207,6 @@ def scan(
             batch = []
     if batch:
         yield JsonRecords(pa.array(batch, pa.string()))
-    logger.info(
-        "scanned %s: %d records in %d requests (%d crowded seconds, %d paged again)",
-        path,
-        keyset.stats.records,
-        keyset.stats.requests,
-        keyset.stats.single_seconds,
-        keyset.stats.repaged_seconds,
-    )
+    logger.info("scanned %s: %s", path, keyset.stats.describe())
     if ids is not None:
         yield ScanIds(sorted(ids))
