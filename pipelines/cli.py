@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import env_name
+from dlt.common.configuration.providers.toml import TomlProviderReadException
+
+from pipelines.config import broken_settings_file, env_name
 from pipelines.load.pipeline import SyncResult, run_source
 from pipelines.ops.export import FORMATS as EXPORT_FORMATS
 from pipelines.redaction import get_logger, redactor
@@ -33,7 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.verbose = bool(getattr(args, "verbose", False))
     args.quiet = bool(getattr(args, "quiet", False))
     _absolute_paths(args)  # before --project-dir moves the working folder
-    enter_project(args.project_dir)
+    try:
+        enter_project(args.project_dir)
+    except TomlProviderReadException as broken:
+        print(f"error: {broken_settings_file(broken.full_paths, str(broken))}", file=sys.stderr)
+        return 2
     _setup_logging(args.verbose, args.quiet)
     global _QUIET
     _QUIET = args.quiet

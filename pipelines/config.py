@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import tomllib
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -85,3 +87,17 @@ def require_choice(key: str, value: Any, choices: Iterable[str]) -> str:
     if value not in allowed:
         raise ConfigError(key, f"must be one of {', '.join(allowed)}, got {value!r}")
     return str(value)
+
+
+def broken_settings_file(paths: Sequence[str], fallback: str) -> str:
+    """`FILE is not valid TOML: REASON` for the first of dlt's settings files that does not
+    parse; dlt's own message lists every folder it looked in."""
+    for path in paths:
+        file = Path(path)
+        if not file.is_file():
+            continue
+        try:
+            tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            return f"{file.resolve()} is not valid TOML: {exc}"
+    return fallback.strip().splitlines()[-1]

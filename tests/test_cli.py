@@ -315,3 +315,11 @@ def test_reset_asks_on_a_terminal_only_and_forgets_the_cursor_with_yes(
     status = apptsync("status", cwd=folder, env=synced)
     assert "cursor lastUpdated: not set (next run is a full load)" in status.stdout
     assert "cursor updatedAt: not set" not in status.stdout
+
+
+def test_a_settings_file_that_is_not_toml_is_named_with_the_reason(folder: Path, tmp_path: Path):
+    (folder / ".dlt" / "config.toml").write_text("[sources.valomnia\npage_size = 5\n")
+    result = apptsync("status", cwd=folder, env=clean_env({"DLT_DATA_DIR": str(tmp_path)}))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {folder / '.dlt' / 'config.toml'} is not valid TOML")
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
