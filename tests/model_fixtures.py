@@ -1,5 +1,5 @@
-"""Given-data helpers for the SQL model tests: the raw tables exactly as docs/raw-tables.md
-describes them, rows written into them through a dlt SQL client, and rows read back."""
+"""Given-data helpers for the SQL model tests: the raw tables exactly as the sources declare
+them, rows written into them through a dlt SQL client, and rows read back."""
 
 from __future__ import annotations
 
@@ -9,120 +9,17 @@ from typing import Any
 
 from dlt.destinations.sql_client import SqlClientBase
 
+from pipelines.sources import SOURCES
+
 PEXIP = "pexip_engage"
 VALOMNIA = "valomnia"
 
-# (dataset, table) -> [(column, DuckDB type)], in the order of docs/raw-tables.md
+# (dataset, table) -> [(column, DuckDB type)]: the raw tables the sources declare, in order
+# (tests/test_docs.py holds docs/raw-tables.md to the same lists)
 RAW_TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
-    (PEXIP, "appointments"): [
-        ("id", "varchar"),
-        ("external_id", "varchar"),
-        ("start", "timestamptz"),
-        ("end", "timestamptz"),
-        ("subject__id", "varchar"),
-        ("office__id", "varchar"),
-        ("callback_request__id", "varchar"),
-        ("listing__id", "varchar"),
-        ("lead_segment__id", "varchar"),
-        ("meeting_room__id", "varchar"),
-        ("meeting_type", "varchar"),
-        ("status", "varchar"),
-        ("hybrid", "boolean"),
-        ("trailing_buffer_time", "bigint"),
-        ("internal_notes", "varchar"),
-        ("message_for_customer", "varchar"),
-        ("created_at", "timestamptz"),
-        ("created_by__id", "varchar"),
-        ("created_by_type", "varchar"),
-        ("created_from", "varchar"),
-        ("updated_at", "timestamptz"),
-        ("updated_by__id", "varchar"),
-        ("updated_by_type", "varchar"),
-        ("updated_from", "varchar"),
-        ("deleted_at", "timestamptz"),
-    ],
-    (PEXIP, "appointments__appointment_participants"): [
-        ("appointment_id", "varchar"),
-        ("list_index", "bigint"),
-        ("role", "varchar"),
-        ("type", "varchar"),
-        ("participant__id", "varchar"),
-        ("video_url", "varchar"),
-        ("video_test_url", "varchar"),
-    ],
-    (PEXIP, "appointments__answers"): [
-        ("appointment_id", "varchar"),
-        ("list_index", "bigint"),
-        ("id", "varchar"),
-        ("value", "varchar"),
-        ("form__id", "varchar"),
-        ("question__id", "varchar"),
-        ("answer_type", "varchar"),
-        ("created_at", "timestamptz"),
-        ("updated_at", "timestamptz"),
-    ],
-    (PEXIP, "appointments__answers__selected_answer_options"): [
-        ("appointment_id", "varchar"),
-        ("answer_id", "varchar"),
-        ("list_index", "bigint"),
-        ("id", "varchar"),
-    ],
-    (PEXIP, "appointments__answers__files"): [
-        ("appointment_id", "varchar"),
-        ("answer_id", "varchar"),
-        ("list_index", "bigint"),
-        ("id", "varchar"),
-    ],
-    (PEXIP, "appointments__location"): [
-        ("appointment_id", "varchar"),
-        ("city__value", "varchar"),
-        ("city__language", "varchar"),
-        ("state__value", "varchar"),
-        ("state__language", "varchar"),
-        ("street1__value", "varchar"),
-        ("street1__language", "varchar"),
-        ("street2__value", "varchar"),
-        ("street2__language", "varchar"),
-        ("postal_code", "varchar"),
-        ("country_code", "varchar"),
-        ("formatted_address", "varchar"),
-        ("geolocation__latitude", "double"),
-        ("geolocation__longitude", "double"),
-    ],
-    (VALOMNIA, "appointments"): [
-        ("id", "bigint"),
-        ("date_created", "timestamptz"),
-        ("last_updated", "timestamptz"),
-        ("title", "varchar"),
-        ("note", "varchar"),
-        ("start_date", "timestamptz"),
-        ("end_date", "timestamptz"),
-        ("done", "boolean"),
-        ("customer_id", "bigint"),
-        ("customer__id", "bigint"),
-        ("customer__reference", "varchar"),
-        ("customer__name", "varchar"),
-        ("appointment_category_id", "bigint"),
-        ("appointment_category__id", "bigint"),
-        ("appointment_category__reference", "varchar"),
-        ("appointment_category__name", "varchar"),
-        ("employee_id", "bigint"),
-        ("employee__id", "bigint"),
-        ("employee__reference", "varchar"),
-        ("employee__name", "varchar"),
-        ("deleted_at", "timestamptz"),
-    ],
-    (VALOMNIA, "appointments__contacts"): [
-        ("appointment_id", "bigint"),
-        ("list_index", "bigint"),
-        ("id", "bigint"),
-        ("first_name", "varchar"),
-        ("last_name", "varchar"),
-        ("email", "varchar"),
-        ("phone", "varchar"),
-        ("mobile", "varchar"),
-        ("customer_reference", "varchar"),
-    ],
+    (name, table.name): [(column.name, column.type) for column in table.columns]
+    for name, entry in SOURCES.items()
+    for table in entry.spec.tables
 }
 
 LOAD_ID = "1700000000.000001"

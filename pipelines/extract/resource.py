@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dlt
 import pyarrow as pa
@@ -30,12 +30,16 @@ from pipelines.extract.flatten import (
 )
 from pipelines.redaction import get_logger
 
+if TYPE_CHECKING:
+    from pipelines.extract.columns import Table
+
 logger = get_logger("apptsync.sync")
 
 ROUTE = "_apptsync_route"
 SCAN_TABLE = "_appointment_scan"
 PARENT_TABLE = "appointments"
 # Columns every child row carries so stale children can be found after a reload.
+PARENT_KEY_COLUMN = "appointment_id"
 VERSION_COLUMN = "appointment_updated_at"
 # Set on an appointment a complete scan no longer returned (never removed).
 DELETED_COLUMN = "deleted_at"
@@ -48,7 +52,8 @@ class DriftError(RuntimeError):
 
 @dataclass(frozen=True)
 class ResourceSpec:
-    """Everything source-specific the shared resource needs, all of it data."""
+    """Everything source-specific the shared resource needs, all of it data; the SQL, hints
+    and open objects are generated from `tables` (`pipelines.extract.columns.resource_spec`)."""
 
     source: str
     schema: RecordSchema
@@ -57,6 +62,7 @@ class ResourceSpec:
     child_columns: Mapping[str, Mapping[str, Any]]
     id_arrow_type: pa.DataType
     open_objects: Mapping[str, OpenObject] = field(default_factory=dict)  # by table
+    tables: tuple[Table, ...] = ()  # the declared raw tables, parent first
 
 
 @dataclass
@@ -85,17 +91,6 @@ class RunContext:
 
 Batch = "JsonRecords | ScanIds"
 Batches = Callable[[Incremental[Any], RunContext], Iterator[Batch]]
-
-
-def column_hints(**types: str) -> dict[str, dict[str, Any]]:
-    """dlt column hints from `name=data_type`; timestamps are timezone-aware."""
-    columns: dict[str, dict[str, Any]] = {}
-    for name, data_type in types.items():
-        column: dict[str, Any] = {"data_type": data_type, "nullable": True}
-        if data_type == "timestamp":
-            column["timezone"] = True
-        columns[name] = column
-    return columns
 
 
 def appointments_resource(

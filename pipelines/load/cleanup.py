@@ -2,9 +2,9 @@
 
 Why its own module: dlt replaces a merged appointment but appends its child rows, and it
 cannot know that an appointment missing from a complete scan was deleted. Both fixes read
-their names from the source's spec (tables, cursor column) and from `pipelines.extract.resource`
-(the version column, the scan table), never spelled here; the SQL is plain enough to carry
-to another dialect .
+their names from the source's spec (tables, id and cursor columns) and from
+`pipelines.extract.resource` (the parent key, version and deleted columns, the scan table),
+never spelled here; the SQL is plain enough to carry to another dialect.
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ from typing import Any
 
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.extract.resource import DELETED_COLUMN, PARENT_TABLE, SCAN_TABLE, VERSION_COLUMN
+from pipelines.extract.resource import (
+    DELETED_COLUMN,
+    PARENT_KEY_COLUMN,
+    PARENT_TABLE,
+    SCAN_TABLE,
+    VERSION_COLUMN,
+)
 from pipelines.sources.entry import SourceEntry
 
 LOAD_COMPLETED = 0
@@ -30,12 +36,11 @@ def finish_load(pipeline: Pipeline, entry: SourceEntry) -> tuple[int, int]:
         existing = _tables(client, dataset)
         if PARENT_TABLE not in existing:
             return 0, 0
-        cursor = entry.cursor_column
         removed = 0
         with client.begin_transaction():
             for child in entry.child_tables:
                 if child in existing:
-                    removed += _delete_stale_children(client, dataset, child, cursor)
+                    removed += _delete_stale_children(client, dataset, child, entry)
             marked = _mark_deleted(client, dataset) if SCAN_TABLE in existing else 0
         return removed, marked
 
@@ -47,12 +52,12 @@ def _tables(client: Any, dataset: str) -> set[str]:
     return {r[0] for r in rows or []}
 
 
-def _delete_stale_children(client: Any, dataset: str, child: str, cursor: str) -> int:
+def _delete_stale_children(client: Any, dataset: str, child: str, entry: SourceEntry) -> int:
     """A child row is current only if it came with its appointment's current version."""
     where = f"""from "{dataset}"."{PARENT_TABLE}" p
-        where p.id = c.appointment_id
+        where p.{entry.id_column} = c.{PARENT_KEY_COLUMN}
           and (p._dlt_load_id <> c._dlt_load_id
-               or p.{cursor} is distinct from c.{VERSION_COLUMN})"""
+               or p.{entry.cursor_column} is distinct from c.{VERSION_COLUMN})"""
     # DuckDB answers a delete with the number of rows it removed
     deleted = client.execute_sql(
         f'delete from "{dataset}"."{child}" c where exists (select 1 {where})'

@@ -45,6 +45,11 @@ class SourceEntry:
         return self.spec.schema.cursor_field
 
     @property
+    def id_column(self) -> str:
+        """The warehouse column of the parent's id, as dlt names it (`id`)."""
+        return str(_NAMING.normalize_identifier(self.spec.schema.id_field))
+
+    @property
     def cursor_column(self) -> str:
         """The warehouse column of the cursor, as dlt names it (`updated_at`)."""
         return str(_NAMING.normalize_identifier(self.cursor_field))

@@ -30,10 +30,10 @@ from pipelines.config import (
     require_text,
     require_url,
 )
+from pipelines.extract.columns import resource_spec
 from pipelines.extract.http import ApiClient, RetryPolicy
 from pipelines.extract.resource import (
     JsonRecords,
-    ResourceSpec,
     RunContext,
     ScanIds,
     appointments_resource,
@@ -44,7 +44,6 @@ from pipelines.sources.pexip_engage.scan import scan
 from pipelines.sources.pexip_engage.settings import (
     APPOINTMENTS_PATH,
     ARRAY_FILTERS,
-    CHILD_COLUMNS,
     DEFAULT_AUTH_URL,
     DEFAULT_BASE_URL,
     DEFAULT_BATCH_RECORDS,
@@ -56,23 +55,13 @@ from pipelines.sources.pexip_engage.settings import (
     ID_ARROW_TYPE,
     KEY,
     MAX_PAGE_SIZE,
-    OPEN_OBJECTS,
-    PARENT_COLUMNS,
     RECORD_SCHEMA,
     SOURCE_NAME,
-    TABLE_SQL,
+    TABLES,
     TOKEN_PATH,
 )
 
-SPEC = ResourceSpec(
-    source=SOURCE_NAME,
-    schema=RECORD_SCHEMA,
-    table_sql=TABLE_SQL,
-    parent_columns=PARENT_COLUMNS,
-    child_columns=CHILD_COLUMNS,
-    id_arrow_type=ID_ARROW_TYPE,
-    open_objects=OPEN_OBJECTS,
-)
+SPEC = resource_spec(SOURCE_NAME, RECORD_SCHEMA, TABLES, ID_ARROW_TYPE)
 
 
 @dlt.source(name=SOURCE_NAME, section=SOURCE_NAME, max_table_nesting=0)

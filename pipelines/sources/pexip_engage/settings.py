@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pyarrow as pa
 
-from pipelines.extract.flatten import OPEN, TIMESTAMP, OpenObject, RecordSchema
-from pipelines.extract.resource import column_hints
+from pipelines.extract.columns import (
+    Column,
+    Table,
+    appointment_key,
+    deleted_placeholder,
+    position,
+)
+from pipelines.extract.flatten import OPEN, TIMESTAMP, RecordSchema
 
 SOURCE_NAME = "pexip_engage"
 KEY = f"sources.{SOURCE_NAME}"  # the config section of every setting
@@ -123,214 +127,119 @@ RECORD_SCHEMA = RecordSchema(
 )
 ID_ARROW_TYPE = pa.string()
 
-NESTED_FIELDS = (
-    "subject",
-    "office",
-    "appointmentParticipants",
-    "answers",
-    "callbackRequest",
-    "listing",
-    "leadSegment",
-    "meetingRoom",
-    "createdBy",
-    "updatedBy",
-    "location",
-)
-
-# Flatten SQL over `batch` (typed nested rows that passed the incremental).
-# The parent keeps every scalar, so new top-level fields land as new columns.
-TABLE_SQL = {
-    "appointments": f"""
-        select
-            * exclude ({", ".join(f'"{f}"' for f in NESTED_FIELDS)}),
-            subject.id as subject__id,
-            office.id as office__id,
-            "callbackRequest".id as callback_request__id,
-            listing.id as listing__id,
-            "leadSegment".id as lead_segment__id,
-            "meetingRoom".id as meeting_room__id,
-            "createdBy".id as created_by__id,
-            "updatedBy".id as updated_by__id,
-            -- set after a complete scan; here so dlt can load this file without rewriting it
-            cast(null as timestamptz) as deleted_at
-        from batch
-    """,
-    "appointments__appointment_participants": """
-        select
-            id as appointment_id,
-            "updatedAt" as appointment_updated_at,
-            generate_subscripts("appointmentParticipants", 1) - 1 as list_index,
-            unnest("appointmentParticipants").role as role,
-            unnest("appointmentParticipants").type as type,
-            unnest("appointmentParticipants").participant ->> '$.id' as participant__id,
-            unnest("appointmentParticipants")."videoUrl" as video_url,
-            unnest("appointmentParticipants")."videoTestUrl" as video_test_url,
-            unnest("appointmentParticipants").participant as participant
-        from batch
-    """,
-    "appointments__answers": """
-        with answers as (
-            select
-                id as appointment_id,
-                "updatedAt" as appointment_updated_at,
-                generate_subscripts(answers, 1) - 1 as list_index,
-                unnest(answers) as a
-            from batch
-        )
-        select
-            appointment_id,
-            appointment_updated_at,
-            list_index,
-            a.id as id,
-            a.value as value,
-            a.form.id as form__id,
-            a.question.id as question__id,
-            a."answerType" as answer_type,
-            cast(a."createdAt" as timestamptz) as created_at,
-            cast(a."updatedAt" as timestamptz) as updated_at
-        from answers
-    """,
-    "appointments__answers__selected_answer_options": """
-        with answers as (
-            select id as appointment_id, "updatedAt" as appointment_updated_at, unnest(answers) as a
-            from batch
-        ),
-        options as (
-            select
-                appointment_id,
-                appointment_updated_at,
-                a.id as answer_id,
-                generate_subscripts(a."selectedAnswerOptions", 1) - 1 as list_index,
-                unnest(a."selectedAnswerOptions") as o
-            from answers
-        )
-        select appointment_id, appointment_updated_at, answer_id, list_index, o.id as id
-        from options
-    """,
-    "appointments__answers__files": """
-        with answers as (
-            select id as appointment_id, "updatedAt" as appointment_updated_at, unnest(answers) as a
-            from batch
-        ),
-        files as (
-            select
-                appointment_id,
-                appointment_updated_at,
-                a.id as answer_id,
-                generate_subscripts(a.files, 1) - 1 as list_index,
-                unnest(a.files) as f
-            from answers
-        )
-        select appointment_id, appointment_updated_at, answer_id, list_index, f.id as id
-        from files
-    """,
-    "appointments__location": """
-        select
-            id as appointment_id,
-            "updatedAt" as appointment_updated_at,
-            location.city.value as city__value,
-            location.city.language as city__language,
-            location.state.value as state__value,
-            location.state.language as state__language,
-            location.street1.value as street1__value,
-            location.street1.language as street1__language,
-            location.street2.value as street2__value,
-            location.street2.language as street2__language,
-            location."postalCode" as postal_code,
-            location."countryCode" as country_code,
-            location."formattedAddress" as formatted_address,
-            location.geolocation.latitude as geolocation__latitude,
-            location.geolocation.longitude as geolocation__longitude
-        from batch
-        where location is not null
-    """,
-}
-
-# "Additional properties are allowed" (the API reference): keys beyond `id` become columns.
-OPEN_OBJECTS = {"appointments__appointment_participants": OpenObject("participant", ("id",))}
-
-PARENT_COLUMNS = {
-    **column_hints(
-        id="text",
-        external_id="text",
-        start="timestamp",
-        end="timestamp",
-        subject__id="text",
-        office__id="text",
-        callback_request__id="text",
-        listing__id="text",
-        lead_segment__id="text",
-        meeting_room__id="text",
-        meeting_type="text",
-        status="text",
-        hybrid="bool",
-        trailing_buffer_time="bigint",
-        internal_notes="text",
-        message_for_customer="text",
-        created_at="timestamp",
-        created_by__id="text",
-        created_by_type="text",
-        created_from="text",
-        updated_at="timestamp",
-        updated_by__id="text",
-        updated_by_type="text",
-        updated_from="text",
-        deleted_at="timestamp",
-    ),
-}
-PARENT_COLUMNS["updated_at"]["dedup_sort"] = "desc"
+_APPOINTMENT = appointment_key(RECORD_SCHEMA)
 
 
-def _child_key() -> dict[str, dict[str, Any]]:
-    return column_hints(
-        appointment_id="text", appointment_updated_at="timestamp", list_index="bigint"
+def _text(name: str, path: str) -> Column:
+    return Column(name, "varchar", path)
+
+
+def _localized(name: str) -> tuple[Column, Column]:
+    return (
+        _text(f"{name}__value", f"location.{name}.value"),
+        _text(f"{name}__language", f"location.{name}.language"),
     )
 
 
-CHILD_COLUMNS = {
-    "appointments__appointment_participants": {
-        **_child_key(),
-        **column_hints(
-            role="text",
-            type="text",
-            participant__id="text",
-            video_url="text",
-            video_test_url="text",
+# The raw tables, parent first: (column, type, API path). The flatten SQL, dlt's hints,
+# docs/raw-tables.md and the tests' fixtures all follow these lists.
+TABLES = (
+    Table(
+        "appointments",
+        new_fields=True,
+        columns=(
+            _text("id", "id"),
+            _text("external_id", "externalId"),
+            Column("start", "timestamptz", "start"),
+            Column("end", "timestamptz", "end"),
+            _text("meeting_type", "meetingType"),
+            _text("status", "status"),
+            Column("hybrid", "boolean", "hybrid"),
+            Column("trailing_buffer_time", "bigint", "trailingBufferTime"),
+            _text("internal_notes", "internalNotes"),
+            _text("message_for_customer", "messageForCustomer"),
+            Column("created_at", "timestamptz", "createdAt"),
+            _text("created_by_type", "createdByType"),
+            _text("created_from", "createdFrom"),
+            Column("updated_at", "timestamptz", "updatedAt"),
+            _text("updated_by_type", "updatedByType"),
+            _text("updated_from", "updatedFrom"),
+            # then the objects' fields, then what the sync sets (`* exclude` keeps this order)
+            _text("subject__id", "subject.id"),
+            _text("office__id", "office.id"),
+            _text("callback_request__id", "callbackRequest.id"),
+            _text("listing__id", "listing.id"),
+            _text("lead_segment__id", "leadSegment.id"),
+            _text("meeting_room__id", "meetingRoom.id"),
+            _text("created_by__id", "createdBy.id"),
+            _text("updated_by__id", "updatedBy.id"),
+            deleted_placeholder(),
         ),
-    },
-    "appointments__answers": {
-        **_child_key(),
-        **column_hints(
-            id="text",
-            value="text",
-            form__id="text",
-            question__id="text",
-            answer_type="text",
-            created_at="timestamp",
-            updated_at="timestamp",
+    ),
+    Table(
+        "appointments__appointment_participants",
+        rows="appointmentParticipants[]",
+        # "Additional properties are allowed" (the API reference): keys beyond `id` land.
+        open_object="appointmentParticipants[].participant",
+        columns=(
+            *_APPOINTMENT,
+            position(),
+            _text("role", "appointmentParticipants[].role"),
+            _text("type", "appointmentParticipants[].type"),
+            _text("participant__id", "appointmentParticipants[].participant.id"),
+            _text("video_url", "appointmentParticipants[].videoUrl"),
+            _text("video_test_url", "appointmentParticipants[].videoTestUrl"),
         ),
-    },
-    "appointments__answers__selected_answer_options": {
-        **_child_key(),
-        **column_hints(answer_id="text", id="text"),
-    },
-    "appointments__answers__files": {**_child_key(), **column_hints(answer_id="text", id="text")},
-    "appointments__location": {
-        **column_hints(appointment_id="text", appointment_updated_at="timestamp"),
-        **column_hints(
-            city__value="text",
-            city__language="text",
-            state__value="text",
-            state__language="text",
-            street1__value="text",
-            street1__language="text",
-            street2__value="text",
-            street2__language="text",
-            postal_code="text",
-            country_code="text",
-            formatted_address="text",
-            geolocation__latitude="double",
-            geolocation__longitude="double",
+    ),
+    Table(
+        "appointments__answers",
+        rows="answers[]",
+        columns=(
+            *_APPOINTMENT,
+            position(),
+            _text("id", "answers[].id"),
+            _text("value", "answers[].value"),
+            _text("form__id", "answers[].form.id"),
+            _text("question__id", "answers[].question.id"),
+            _text("answer_type", "answers[].answerType"),
+            Column("created_at", "timestamptz", "answers[].createdAt"),
+            Column("updated_at", "timestamptz", "answers[].updatedAt"),
         ),
-    },
-}
+    ),
+    Table(
+        "appointments__answers__selected_answer_options",
+        rows="answers[].selectedAnswerOptions[]",
+        columns=(
+            *_APPOINTMENT,
+            _text("answer_id", "answers[].id"),
+            position(),
+            _text("id", "answers[].selectedAnswerOptions[].id"),
+        ),
+    ),
+    Table(
+        "appointments__answers__files",
+        rows="answers[].files[]",
+        columns=(
+            *_APPOINTMENT,
+            _text("answer_id", "answers[].id"),
+            position(),
+            _text("id", "answers[].files[].id"),
+        ),
+    ),
+    Table(
+        "appointments__location",
+        rows="location",  # one row per appointment whose location is set
+        columns=(
+            *_APPOINTMENT,
+            *_localized("city"),
+            *_localized("state"),
+            *_localized("street1"),
+            *_localized("street2"),
+            _text("postal_code", "location.postalCode"),
+            _text("country_code", "location.countryCode"),
+            _text("formatted_address", "location.formattedAddress"),
+            Column("geolocation__latitude", "double", "location.geolocation.latitude"),
+            Column("geolocation__longitude", "double", "location.geolocation.longitude"),
+        ),
+    ),
+)

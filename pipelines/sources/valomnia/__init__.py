@@ -26,10 +26,10 @@ from dlt.extract.incremental import Incremental
 from dlt.extract.resource import DltResource
 
 from pipelines.config import ConfigError, require_int, require_seconds, require_text, require_url
+from pipelines.extract.columns import resource_spec
 from pipelines.extract.http import ApiClient, RetryPolicy
 from pipelines.extract.resource import (
     JsonRecords,
-    ResourceSpec,
     RunContext,
     ScanIds,
     appointments_resource,
@@ -40,7 +40,6 @@ from pipelines.sources.valomnia.keyset import scan
 from pipelines.sources.valomnia.pages import to_second
 from pipelines.sources.valomnia.settings import (
     APPOINTMENTS_PATH,
-    CHILD_COLUMNS,
     DEFAULT_API_VERSION,
     DEFAULT_BATCH_RECORDS,
     DEFAULT_LAG_SECONDS,
@@ -50,20 +49,12 @@ from pipelines.sources.valomnia.settings import (
     ID_ARROW_TYPE,
     KEY,
     MAX_PAGE_SIZE,
-    PARENT_COLUMNS,
     RECORD_SCHEMA,
     SOURCE_NAME,
-    TABLE_SQL,
+    TABLES,
 )
 
-SPEC = ResourceSpec(
-    source=SOURCE_NAME,
-    schema=RECORD_SCHEMA,
-    table_sql=TABLE_SQL,
-    parent_columns=PARENT_COLUMNS,
-    child_columns=CHILD_COLUMNS,
-    id_arrow_type=ID_ARROW_TYPE,
-)
+SPEC = resource_spec(SOURCE_NAME, RECORD_SCHEMA, TABLES, ID_ARROW_TYPE)
 
 _API_VERSION = re.compile(r"v\d+(\.\d+)*")
 

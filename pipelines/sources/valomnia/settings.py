@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from pipelines.extract.columns import Column, Table, appointment_key, deleted_placeholder, position
 from pipelines.extract.flatten import TIMESTAMP, RecordSchema
-from pipelines.extract.resource import column_hints
 
 SOURCE_NAME = "valomnia"
 KEY = f"sources.{SOURCE_NAME}"  # the config section of every setting
@@ -68,90 +68,53 @@ RECORD_SCHEMA = RecordSchema(
 )
 ID_ARROW_TYPE = pa.int64()
 
-NESTED_FIELDS = ("customer", "appointmentCategory", "employee", "contacts")
 
-# Flatten SQL over `batch` (typed nested rows that passed the incremental).
-# The parent keeps every scalar, so new top-level fields land as new columns.
-TABLE_SQL = {
-    "appointments": f"""
-        select
-            * exclude ({", ".join(f'"{f}"' for f in NESTED_FIELDS)}),
-            customer.id as customer__id,
-            customer.reference as customer__reference,
-            customer.name as customer__name,
-            "appointmentCategory".id as appointment_category__id,
-            "appointmentCategory".reference as appointment_category__reference,
-            "appointmentCategory".name as appointment_category__name,
-            employee.id as employee__id,
-            employee.reference as employee__reference,
-            employee.name as employee__name,
-            -- set after a complete scan; here so dlt can load this file without rewriting it
-            cast(null as timestamptz) as deleted_at
-        from batch
-    """,
-    "appointments__contacts": """
-        with contacts as (
-            select
-                id as appointment_id,
-                "lastUpdated" as appointment_updated_at,
-                generate_subscripts(contacts, 1) - 1 as list_index,
-                unnest(contacts) as c
-            from batch
-        )
-        select
-            appointment_id,
-            appointment_updated_at,
-            list_index,
-            c.id as id,
-            c."firstName" as first_name,
-            c."lastName" as last_name,
-            c.email as email,
-            c.phone as phone,
-            c.mobile as mobile,
-            c."customerReference" as customer_reference
-        from contacts
-    """,
-}
+def _reference(name: str, path: str) -> tuple[Column, Column, Column]:
+    return (
+        Column(f"{name}__id", "bigint", f"{path}.id"),
+        Column(f"{name}__reference", "varchar", f"{path}.reference"),
+        Column(f"{name}__name", "varchar", f"{path}.name"),
+    )
 
 
-PARENT_COLUMNS = {
-    **column_hints(
-        id="bigint",
-        date_created="timestamp",
-        last_updated="timestamp",
-        title="text",
-        note="text",
-        start_date="timestamp",
-        end_date="timestamp",
-        done="bool",
-        customer_id="bigint",
-        customer__id="bigint",
-        customer__reference="text",
-        customer__name="text",
-        appointment_category_id="bigint",
-        appointment_category__id="bigint",
-        appointment_category__reference="text",
-        appointment_category__name="text",
-        employee_id="bigint",
-        employee__id="bigint",
-        employee__reference="text",
-        employee__name="text",
-        deleted_at="timestamp",
+# The raw tables, parent first: (column, type, API path). The flatten SQL, dlt's hints,
+# docs/raw-tables.md and the tests' fixtures all follow these lists.
+TABLES = (
+    Table(
+        "appointments",
+        new_fields=True,
+        columns=(
+            Column("id", "bigint", "id"),
+            Column("date_created", "timestamptz", "dateCreated"),
+            Column("last_updated", "timestamptz", "lastUpdated"),
+            Column("title", "varchar", "title"),
+            Column("note", "varchar", "note"),
+            Column("start_date", "timestamptz", "startDate"),
+            Column("end_date", "timestamptz", "endDate"),
+            Column("done", "boolean", "done"),
+            Column("customer_id", "bigint", "customerId"),
+            Column("appointment_category_id", "bigint", "appointmentCategoryId"),
+            Column("employee_id", "bigint", "employeeId"),
+            # then the objects' fields, then what the sync sets (`* exclude` keeps this order)
+            *_reference("customer", "customer"),
+            *_reference("appointment_category", "appointmentCategory"),
+            *_reference("employee", "employee"),
+            deleted_placeholder(),
+        ),
     ),
-}
-PARENT_COLUMNS["last_updated"]["dedup_sort"] = "desc"
-
-CHILD_COLUMNS = {
-    "appointments__contacts": column_hints(
-        appointment_id="bigint",
-        appointment_updated_at="timestamp",
-        list_index="bigint",
-        id="bigint",
-        first_name="text",
-        last_name="text",
-        email="text",
-        phone="text",
-        mobile="text",
-        customer_reference="text",
+    Table(
+        "appointments__contacts",
+        rows="contacts[]",
+        columns=(
+            *appointment_key(RECORD_SCHEMA),
+            position(),
+            Column("id", "bigint", "contacts[].id"),
+            Column("first_name", "varchar", "contacts[].firstName"),
+            Column("last_name", "varchar", "contacts[].lastName"),
+            Column("email", "varchar", "contacts[].email"),
+            Column("phone", "varchar", "contacts[].phone"),
+            Column("mobile", "varchar", "contacts[].mobile"),
+            Column("customer_reference", "varchar", "contacts[].customerReference"),
+        ),
     ),
-}
+)
