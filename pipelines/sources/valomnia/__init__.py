@@ -73,6 +73,7 @@ def valomnia(
     batch_records: int = DEFAULT_BATCH_RECORDS,
     max_repair_passes: int = DEFAULT_MAX_REPAIR_PASSES,
     max_attempts: int = 6,
+    backoff_seconds: float = 0.5,
     timeout_seconds: float = 30.0,
 ) -> DltResource:
     """The Valomnia source. Every setting is checked here, before any request.
@@ -91,6 +92,7 @@ def valomnia(
     batch_records = require_int(f"{KEY}.batch_records", batch_records, 1, 1_000_000)
     passes = require_int(f"{KEY}.max_repair_passes", max_repair_passes, 1, 10)
     attempts = require_int(f"{KEY}.max_attempts", max_attempts, 1, 20)
+    backoff = require_seconds(f"{KEY}.backoff_seconds", backoff_seconds, 60)
     timeout = require_seconds(f"{KEY}.timeout_seconds", timeout_seconds, 600)
     params = filter_params(
         customer_reference=customer_reference, employee_reference=employee_reference
@@ -112,7 +114,7 @@ def valomnia(
         with ApiClient(
             base_url,
             auth=auth,
-            retry=RetryPolicy(max_attempts=attempts),
+            retry=RetryPolicy(max_attempts=attempts, initial_wait=backoff),
             timeout=timeout,
             max_connections=2,
         ) as client:
