@@ -1,15 +1,25 @@
-"""Checks on injected settings, so bad config fails before the first request, naming the key."""
+"""Checks on injected settings, so bad config fails before the first request, naming the key;
+and a warning for keys no setting reads, so a typo is not silently ignored."""
 
 from __future__ import annotations
 
+import difflib
+import os
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import dlt
 import pendulum
+from dlt.common.configuration.providers import EnvironProvider
+
+from pipelines.redaction import get_logger
+
+logger = get_logger("apptsync.config")
 
 
 class ConfigError(ValueError):
@@ -101,3 +111,65 @@ def broken_settings_file(paths: Sequence[str], fallback: str) -> str:
         except tomllib.TOMLDecodeError as exc:
             return f"{file.resolve()} is not valid TOML: {exc}"
     return fallback.strip().splitlines()[-1]
+
+
+@dataclass(frozen=True)
+class UnknownKey:
+    """A key set under a source's section that none of its settings reads."""
+
+    key: str  # the dotted key, e.g. sources.valomnia.backof_seconds
+    origin: str  # where it was set: a file, or the environment variable
+    close: list[str]  # known keys it may be a typo of
+
+    def message(self) -> str:
+        hint = f"; did you mean {' or '.join(self.close)}?" if self.close else ""
+        return f"unknown config key '{self.key}' in {self.origin} is ignored{hint}"
+
+
+def unknown_keys(section: str, known: Iterable[str]) -> list[UnknownKey]:
+    """Keys under `section` (e.g. `sources.valomnia`) in any of dlt's config providers
+    (environment, .dlt/secrets.toml, .dlt/config.toml, ...) that are not in `known`.
+
+    Only the section itself is read: dlt's pipeline-scoped variant
+    (`<pipeline>.sources.<name>.<key>`) is not checked."""
+    known = sorted(known)
+    parts = section.split(".")
+    found: list[UnknownKey] = []
+    for provider in dlt.config.config_providers:
+        for key, origin in _keys_in(provider, parts):
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=2)
+                found.append(UnknownKey(f"{section}.{key}", origin, close))
+    return found
+
+
+def _keys_in(provider: Any, parts: list[str]) -> Iterable[tuple[str, str]]:
+    """(key, where it was set) of every key one provider holds under the section."""
+    if isinstance(provider, EnvironProvider):
+        # dlt reads variables by name and cannot list them; the prefix is dlt's own spelling
+        prefix = provider.get_key_name("", *parts)
+        for name in sorted(os.environ):
+            if name.startswith(prefix) and len(name) > len(prefix):
+                key = name[len(prefix) :].split("__")[0].lower()
+                yield key, f"the environment variable {name}"
+        return
+    if not provider.supports_sections:
+        return
+    value, _ = provider.get_value(parts[-1], Any, None, *parts[:-1])
+    if not isinstance(value, Mapping):
+        return
+    files = list(getattr(provider, "present_locations", []))
+    locate = getattr(provider, "get_value_location", None)
+    for key in value:
+        # the file's path when one was read; else the provider's label for the file
+        origin = files[0] if len(files) == 1 else (locate(key, None, *parts) if locate else "")
+        yield str(key), origin or provider.name
+
+
+def warn_unknown_keys(section: str, known: Iterable[str]) -> list[UnknownKey]:
+    """One warning per key set under `section` that no setting reads (a typo would
+    otherwise be ignored without a word); returns them."""
+    found = unknown_keys(section, known)
+    for unknown in found:
+        logger.warning(unknown.message())
+    return found

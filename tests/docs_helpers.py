@@ -50,10 +50,11 @@ def first_code(text: str) -> str | None:
 
 def unresolved_columns(sql: str, raw: dict[str, dict[str, dict[str, str]]]) -> str | None:
     """Why sqlglot cannot resolve every column of `sql` against the raw tables, or None."""
+    schema: dict[str, object] = dict(raw)
     try:
         qualify(
             sqlglot.parse_one(sql, dialect="duckdb"),
-            schema=raw,
+            schema=schema,
             dialect="duckdb",
             validate_qualify_columns=True,
         )

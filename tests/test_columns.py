@@ -29,7 +29,9 @@ from tests.utils import assert_ok, configure_source, rows
 def duckdb_type(name: str) -> str:
     """DuckDB's own spelling of a type (`timestamptz` -> TIMESTAMP WITH TIME ZONE)."""
     with duckdb.connect() as con:
-        return str(con.execute(f"select typeof(cast(null as {name}))").fetchone()[0])
+        row = con.execute(f"select typeof(cast(null as {name}))").fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 @pytest.mark.parametrize("source", sorted(SOURCES))

@@ -22,7 +22,7 @@ from dlt.common.configuration.exceptions import (
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.config import ConfigError, env_name
+from pipelines.config import ConfigError, env_name, warn_unknown_keys
 from pipelines.extract.http import ApiError
 from pipelines.extract.resource import DriftError
 from pipelines.load.cleanup import finish_load
@@ -95,6 +95,7 @@ def run_source(
     started = time.monotonic()
     try:
         entry = get_source(source)
+        warn_unknown_keys(entry.config_section, entry.config_keys)
         options = {"reconcile": True} if reconcile and "reconcile" in entry.run_options else {}
         with tuned_interpreter():
             result = _sync(entry, (make_source or entry.build)(**options))

@@ -8,6 +8,7 @@ collects them in `SOURCES`, and nothing else spells a source's name.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.extract.source import DltSource
 
-from pipelines.extract.resource import ResourceSpec
+from pipelines.extract.resource import PARENT_TABLE, ResourceSpec
 
 _NAMING = NamingConvention()
 
@@ -43,6 +44,12 @@ class SourceEntry:
     def cursor_field(self) -> str:
         """The API field the incremental cursor follows (`updatedAt`)."""
         return self.spec.schema.cursor_field
+
+    @property
+    def config_keys(self) -> list[str]:
+        """The keys dlt reads under `sources.<name>`: the source function's parameters, and
+        the sections it also looks in (`sources.<name>.<name>`, `sources.<name>.appointments`)."""
+        return [*inspect.signature(self.factory).parameters, self.name, PARENT_TABLE]
 
     @property
     def id_column(self) -> str:
