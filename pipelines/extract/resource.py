@@ -37,6 +37,7 @@ logger = get_logger("apptsync.sync")
 
 ROUTE = "_apptsync_route"
 SCAN_TABLE = "_appointment_scan"
+SCAN_ID_COLUMN = "id"  # the one column of SCAN_TABLE: an id the complete scan returned
 PARENT_TABLE = "appointments"
 # Columns every child row carries so stale children can be found after a reload.
 PARENT_KEY_COLUMN = "appointment_id"
@@ -158,7 +159,7 @@ def appointments_resource(
         write_disposition="replace",
         primary_key="",
         merge_key="",
-        columns={"id": {"data_type": spec.parent_columns["id"]["data_type"]}},
+        columns={SCAN_ID_COLUMN: {"data_type": spec.parent_columns["id"]["data_type"]}},
         create_table_variant=True,
     )
     step = _flatten_step(ctx, id_name, cursor_name)
@@ -193,7 +194,7 @@ def _flatten_step(
             route = metadata.get(ROUTE.encode(), b"").decode() or batch.column(ROUTE)[0].as_py()
             aux = batch.drop_columns([ROUTE, id_name, cursor_name])
             if route == SCAN_TABLE:
-                aux = aux.rename_columns(["id"])
+                aux = aux.rename_columns([SCAN_ID_COLUMN])
             yield dlt.mark.with_table_name(aux, route)
             return
         batch = _drop_loaded(batch, ctx.loaded_before, id_name, cursor_name)

@@ -2,9 +2,12 @@
 
 Why its own module: dlt replaces a merged appointment but appends its child rows, and it
 cannot know that an appointment missing from a complete scan was deleted. Both fixes read
-their names from the source's spec (tables, id and cursor columns) and from
-`pipelines.extract.resource` (the parent key, version and deleted columns, the scan table),
-never spelled here; the SQL is plain enough to carry to another dialect.
+their names from the source's entry (tables, id and cursor columns), from
+`pipelines.extract.resource` (the parent key, version and deleted columns, the scan table)
+and from dlt (its load id column and loads table), never spelled here. The SQL is plain
+(`exists`, `is distinct from`), tables are named by the destination's SQL client, and
+the one DuckDB habit, answering a delete or an update with its row count, is read in one
+place (`_row_count`): another dialect is a change there.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from dlt.common.schema.typing import C_DLT_LOAD_ID, C_DLT_LOADS_TABLE_LOAD_ID, LOADS_TABLE_NAME
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.extract.resource import (
     DELETED_COLUMN,
     PARENT_KEY_COLUMN,
     PARENT_TABLE,
+    SCAN_ID_COLUMN,
     SCAN_TABLE,
     VERSION_COLUMN,
 )
@@ -40,8 +45,8 @@ def finish_load(pipeline: Pipeline, entry: SourceEntry) -> tuple[int, int]:
         with client.begin_transaction():
             for child in entry.child_tables:
                 if child in existing:
-                    removed += _delete_stale_children(client, dataset, child, entry)
-            marked = _mark_deleted(client, dataset) if SCAN_TABLE in existing else 0
+                    removed += _delete_stale_children(client, child, entry)
+            marked = _mark_deleted(client, entry) if SCAN_TABLE in existing else 0
         return removed, marked
 
 
@@ -52,31 +57,34 @@ def _tables(client: Any, dataset: str) -> set[str]:
     return {r[0] for r in rows or []}
 
 
-def _delete_stale_children(client: Any, dataset: str, child: str, entry: SourceEntry) -> int:
+def _delete_stale_children(client: Any, child: str, entry: SourceEntry) -> int:
     """A child row is current only if it came with its appointment's current version."""
-    where = f"""from "{dataset}"."{PARENT_TABLE}" p
+    where = f"""from {client.make_qualified_table_name(PARENT_TABLE)} p
         where p.{entry.id_column} = c.{PARENT_KEY_COLUMN}
-          and (p._dlt_load_id <> c._dlt_load_id
+          and (p.{C_DLT_LOAD_ID} <> c.{C_DLT_LOAD_ID}
                or p.{entry.cursor_column} is distinct from c.{VERSION_COLUMN})"""
-    # DuckDB answers a delete with the number of rows it removed
     deleted = client.execute_sql(
-        f'delete from "{dataset}"."{child}" c where exists (select 1 {where})'
+        f"delete from {client.make_qualified_table_name(child)} c where exists (select 1 {where})"
     )
-    return int(deleted[0][0]) if deleted else 0
+    return _row_count(deleted)
 
 
-def _mark_deleted(client: Any, dataset: str) -> int:
+def _mark_deleted(client: Any, entry: SourceEntry) -> int:
     """Only when the newest load wrote a complete scan: windowed runs infer nothing."""
-    scan_load = client.execute_sql(f'select max(_dlt_load_id) from "{dataset}"."{SCAN_TABLE}"')
+    scan = client.make_qualified_table_name(SCAN_TABLE)
+    loads = client.make_qualified_table_name(LOADS_TABLE_NAME)
+    scan_load = client.execute_sql(f"select max({C_DLT_LOAD_ID}) from {scan}")
     newest = client.execute_sql(
-        f'select max(load_id) from "{dataset}"."_dlt_loads" where status = {LOAD_COMPLETED}'
+        f"select max({C_DLT_LOADS_TABLE_LOAD_ID}) from {loads} where status = {LOAD_COMPLETED}"
     )
     if not scan_load or not newest or scan_load[0][0] is None or scan_load[0][0] != newest[0][0]:
         return 0
-    appointments = f'"{dataset}"."{PARENT_TABLE}"'
-    scan = f'"{dataset}"."{SCAN_TABLE}"'
+    appointments = client.make_qualified_table_name(PARENT_TABLE)
     # `exists`, not `in`: the scan's marker row has a null id (see extract.resource._ids_table)
-    scanned = f"exists (select 1 from {scan} s where s.id = {appointments}.id)"
+    scanned = (
+        f"exists (select 1 from {scan} s "
+        f"where s.{SCAN_ID_COLUMN} = {appointments}.{entry.id_column})"
+    )
     marked = client.execute_sql(
         f"update {appointments} set {DELETED_COLUMN} = %s "
         f"where {DELETED_COLUMN} is null and not {scanned}",
@@ -86,4 +94,9 @@ def _mark_deleted(client: Any, dataset: str) -> int:
         f"update {appointments} set {DELETED_COLUMN} = null "
         f"where {DELETED_COLUMN} is not null and {scanned}"
     )
-    return int(marked[0][0]) if marked else 0
+    return _row_count(marked)
+
+
+def _row_count(result: Any) -> int:
+    """DuckDB answers a delete or an update with one row: the number of rows it changed."""
+    return int(result[0][0]) if result else 0
