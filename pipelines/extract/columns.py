@@ -125,28 +125,26 @@ def resource_spec(
 
     Raises ValueError when a declaration disagrees with the record schema: a path it does
     not have, a type that does not fit, or a field no table lands."""
-    parents = [table for table in tables if table.rows == ""]
-    if [table.name for table in parents] != [PARENT_TABLE]:
-        raise ValueError(f"{source}: exactly one table, {PARENT_TABLE}, has one row per record")
+    parent, *children = tables
+    if parent.name != PARENT_TABLE or parent.rows or not all(t.rows for t in children):
+        raise ValueError(f"{source}: {PARENT_TABLE} comes first, the one table of a row per record")
     _check_every_field_lands(source, schema, tables)
-    parent = parents[0]
     return ResourceSpec(
         source=source,
         schema=schema,
         table_sql={table.name: flatten_sql(schema, table) for table in tables},
-        parent_columns=column_hints(parent, schema.cursor_field),
-        child_columns={t.name: column_hints(t) for t in tables if t is not parent},
+        parent_columns=column_hints(parent, dedup_path=schema.cursor_field),
+        child_columns={table.name: column_hints(table) for table in children},
         id_arrow_type=id_arrow_type,
-        open_objects={
-            t.name: open_object(t) for t in tables if t.open_object is not None
-        },  # by table
+        open_objects={t.name: open_object(t) for t in tables if t.open_object is not None},
         tables=tuple(tables),
     )
 
 
 def column_hints(table: Table, dedup_path: str | None = None) -> dict[str, dict[str, Any]]:
-    """dlt column hints in the declared order (dlt's schema and files keep it); the column
-    read from `dedup_path` sorts merged duplicates, newest first."""
+    """dlt column hints, in the declared order (the flatten SQL selects them in that order
+    too, and dlt keeps the order columns arrive in); the column read from `dedup_path`
+    sorts merged duplicates, newest first."""
     hints: dict[str, dict[str, Any]] = {}
     for column in table.columns:
         dlt_type = DLT_TYPES[column.type]
@@ -238,7 +236,11 @@ def _json_path(keys: Sequence[_Segment]) -> str:
 
 
 def flatten_sql(schema: RecordSchema, table: Table) -> str:
-    """The select over `batch` (the typed records of one batch) that yields the table."""
+    """The select over `batch` (the typed records of one batch) that yields the table.
+
+    Each list on the rows path is unnested in its own CTE (`level_1`, `level_2`, ...); a
+    column is computed at the level whose row holds it and carried on by name, so the final
+    select lists the columns in their declared order."""
     levels = _Levels.of(table.rows)
     values = {c.name: _value_sql(schema, table, levels, c) for c in table.columns}
     by_level: dict[int, list[str]] = {}
