@@ -176,6 +176,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=EXPORT_FORMATS, help="default: from the suffix")
     export.set_defaults(func=cmd_export)
 
+    feeds = sub.add_parser("feeds", help="write every reporting model + manifest.json to DIR")
+    feeds.add_argument("directory", type=Path, metavar="DIR", help="replaced atomically")
+    feeds.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    feeds.add_argument("--database", type=Path, help="read this DuckDB file instead")
+    feeds.set_defaults(func=cmd_feeds)
+
+    report = sub.add_parser("report", help="write a self-contained HTML page of charts")
+    report.add_argument("--output", "-o", type=Path, default=Path("report.html"))
+    report.add_argument("--database", type=Path, help="read this DuckDB file instead")
+    report.set_defaults(func=cmd_report)
+
     demo = sub.add_parser(
         "demo",
         help="simulator → both syncs → models → summary, in .apptsync/demo/ (never your real "
@@ -370,6 +381,22 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from pipelines.publish.feeds import write_feeds
+
+    feed = write_feeds(args.directory, args.format, args.database)
+    models = len(feed.manifest["models"])
+    print(f"feeds: {models} models, {feed.total_rows} rows as {args.format} in {feed.path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.publish.report import write_report
+
+    print(f"report: {write_report(args.output, args.database)}")
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from pipelines.simulator import serve
 
@@ -400,6 +427,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"audits: {len(audits) - len(failing)} of {len(audits)} pass"
         + (f" (failing: {', '.join(failing)})" if failing else "")
     )
+    print(_demo_report())
     print(
         f"done in {time.monotonic() - started:.1f}s: {len(built)} views in {database_path()}; "
         f"try `DESTINATION__DUCKDB__CREDENTIALS={database_path()} apptsync export "
@@ -420,6 +448,16 @@ def use_demo_folder() -> Path:
     os.environ[env_name("destination.duckdb.credentials")] = str(folder / "apptsync.duckdb")
     os.environ[env_name("apptsync.publish_path")] = str(folder / "apptsync.published.duckdb")
     return folder
+
+
+def _demo_report() -> str:
+    """The demo's report page, beside the warehouse; skipped without the 'report' extra."""
+    from pipelines.publish.report import ReportError, write_report
+
+    try:
+        return f"report: {write_report(Path(database_path()).with_name('report.html'))}"
+    except ReportError as ex:
+        return f"report: skipped ({ex})"
 
 
 def _point_sources_at(sim: Any) -> None:
