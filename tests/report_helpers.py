@@ -1,0 +1,122 @@
+"""Helpers for the feeds, report and docs tests: one small synced warehouse per test session.
+
+The warehouse is built the way a user builds it: the real `apptsync sync` in a subprocess,
+against the simulator over HTTP, with two malformed records planted so the quarantine has
+rows. Tests that change data work on a copy (`copy_warehouse`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.config import env_name
+from pipelines.simulator import Simulator
+from pipelines.sources import SOURCES
+
+APPTSYNC = Path(sys.executable).parent / "apptsync"
+SMALL_WAREHOUSE_N = 200
+QUARANTINED_PEXIP = 2
+"""Records of Pexip Engage made malformed before the sync (one without id, one bad date)."""
+
+_built: dict[str, Path] = {}
+
+
+def cli_env(folder: Path, database: Path, **extra: str) -> dict[str, str]:
+    """The environment of a real `apptsync` run confined to `folder`."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SOURCES__", "DESTINATION__", "APPTSYNC__", "RUNTIME__"))
+    }
+    env.update(
+        DLT_DATA_DIR=str(folder / "dlt"),
+        DESTINATION__DUCKDB__CREDENTIALS=str(database),
+        RUNTIME__LOG_LEVEL="WARNING",
+        RUNTIME__DLTHUB_TELEMETRY="false",
+        APPTSYNC__PUBLISH_PATH=str(folder / "not-published.duckdb"),
+    )
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(APPTSYNC), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's synced warehouse (built on first use). Treat it as read-only."""
+    if "path" not in _built:
+        folder = tmp_path_factory.mktemp("small-warehouse")
+        database = folder / "warehouse.duckdb"
+        with Simulator(appointments=SMALL_WAREHOUSE_N, seed=11) as sim:
+            ids = sim.pexip.ids()
+            sim.pexip.update([ids[0]], drop=("id",))
+            sim.pexip.update([ids[1]], updatedAt="not-a-date")
+            settings = {
+                env_name(f"{entry.config_section}.{key}"): value
+                for entry in SOURCES.values()
+                for key, value in entry.simulator_settings(sim).items()
+            }
+            done = run_cli("sync", env=cli_env(folder, database, **settings), cwd=folder)
+        assert done.returncode == 0, done.stdout + done.stderr
+        _built["path"] = database
+    return _built["path"]
+
+
+def copy_warehouse(source: Path, target_folder: Path, name: str = "copy.duckdb") -> Path:
+    """A private copy of a closed DuckDB file, for a test that changes data."""
+    target = target_folder / name
+    shutil.copyfile(source, target)
+    return target
+
+
+def count(database: Path, sql: str) -> int:
+    with duckdb.connect(str(database), read_only=True) as con:
+        row = con.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def reporting_views(database: Path) -> dict[str, list[tuple[str, str]]]:
+    """Every view of the `reporting` schema with its (column, type) list, from the catalog."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'reporting' order by 1"
+            ).fetchall()
+        ]
+        return {
+            name: [
+                (str(c[0]), str(c[1]))
+                for c in con.execute(f'describe select * from reporting."{name}"').fetchall()
+            ]
+            for name in names
+        }
+
+
+def add_ledger(database: Path, runs: list[tuple[str, str, str]]) -> None:
+    """A run ledger `ops.sync_runs` (source, finished_at, status), as the ledger helper's
+    table is expected to carry at least."""
+    with duckdb.connect(str(database)) as con:
+        con.execute("create schema if not exists ops")
+        con.execute(
+            "create table ops.sync_runs (source varchar, started_at timestamptz, "
+            "finished_at timestamptz, status varchar)"
+        )
+        for source, finished_at, status in runs:
+            con.execute(
+                "insert into ops.sync_runs values (?, ?::timestamptz - interval 1 minute, "
+                "?::timestamptz, ?)",
+                [source, finished_at, finished_at, status],
+            )
