@@ -106,17 +106,30 @@ def reporting_views(database: Path) -> dict[str, list[tuple[str, str]]]:
 
 
 def add_ledger(database: Path, runs: list[tuple[str, str, str]]) -> None:
-    """A run ledger `ops.sync_runs` (source, finished_at, status), as the ledger helper's
-    table is expected to carry at least."""
+    """Replace the run ledger `ops.sync_runs` with these runs (source, finished_at, outcome),
+    in the ledger's own column names (a sync may already have written one)."""
     with duckdb.connect(str(database)) as con:
         con.execute("create schema if not exists ops")
+        con.execute("drop table if exists ops.sync_runs")
         con.execute(
-            "create table ops.sync_runs (source varchar, started_at timestamptz, "
-            "finished_at timestamptz, status varchar)"
+            "create table ops.sync_runs (run_id varchar, source varchar, "
+            "started_at timestamptz, finished_at timestamptz, outcome varchar, "
+            "error varchar, rows_loaded bigint, quarantined bigint)"
         )
-        for source, finished_at, status in runs:
+        for number, (source, finished_at, outcome) in enumerate(runs):
             con.execute(
-                "insert into ops.sync_runs values (?, ?::timestamptz - interval 1 minute, "
-                "?::timestamptz, ?)",
-                [source, finished_at, finished_at, status],
+                "insert into ops.sync_runs values (?, ?, ?::timestamptz - interval 1 minute, "
+                "?::timestamptz, ?, null, 0, 0)",
+                [f"run-{number}", source, finished_at, finished_at, outcome],
             )
+
+
+def has_ledger(database: Path) -> bool:
+    """Whether the sync wrote a run ledger into this warehouse."""
+    return bool(
+        count(
+            database,
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'ops' and table_name = 'sync_runs'",
+        )
+    )

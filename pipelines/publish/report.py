@@ -240,8 +240,12 @@ def _sync_health(alt: Any, data: ReportData) -> Chart:
                 axis=alt.Axis(format="%b %d %H:%M", labelAngle=0),
             ),
             y=alt.Y("source:N", title=None),
-            color=alt.Color("status:N", scale=_run_status_scale(alt, data.runs)),
-            shape=alt.Shape("status:N"),
+            color=alt.Color(
+                "status:N",
+                scale=_run_status_scale(alt, data.runs),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            shape=alt.Shape("status:N", legend=None),
             tooltip=["source:N", "at:T", "status:N", "origin:N"],
         )
         .properties(width=380, height=120, title="last runs")
