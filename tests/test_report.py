@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipelines.cli import main
 from pipelines.publish.reading import open_reader
+from pipelines.publish.report import write_report
 from pipelines.publish.report_data import collect
 from tests.browser_helpers import browser_missing, offline_page
 from tests.report_helpers import (
@@ -141,6 +143,18 @@ def test_report_sync_health_reads_the_run_ledger_when_there_is_one(synced: Path,
     ]
     quarantined = {row["source"]: row["quarantined"] for row in data.freshness}
     assert quarantined == {"pexip_engage": QUARANTINED_PEXIP, "valomnia": 0}
+
+
+def test_a_chart_without_rows_says_so_instead_of_drawing_empty_axes(synced: Path, tmp_path: Path):
+    warehouse = copy_warehouse(synced, tmp_path)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from pexip_engage.appointments__answers")
+
+    page = write_report(tmp_path / "report.html", warehouse).read_text(encoding="utf-8")
+
+    answers = page.split('<section id="answers">', 1)[1].split("</section>", 1)[0]
+    assert "No rows yet" in answers and "data-chart" not in answers
+    assert page.count('class="chart"') == len(CHART_TITLES) - 1
 
 
 def test_report_without_a_warehouse_fails_with_one_line(

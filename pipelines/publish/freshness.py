@@ -15,7 +15,6 @@ quarantined record (no table means none).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -219,8 +218,3 @@ def _iso(value: Any) -> str | None:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
-
-
-def freshness_table(entries: Sequence[SourceFreshness]) -> list[dict[str, Any]]:
-    """The entries as plain dicts (for JSON)."""
-    return [entry.as_dict() for entry in entries]

@@ -40,6 +40,8 @@ class Chart:
     title: str
     caption: str
     spec: dict[str, Any]
+    rows: int
+    """Rows behind the chart; a chart without any says so instead of drawing empty axes."""
 
 
 def write_report(output: str | Path, database: str | Path | None = None) -> Path:
@@ -119,6 +121,7 @@ def _daily(alt: Any, data: ReportData) -> Chart:
         "appointment (scheduled ones included); deleted appointments and those without a "
         "start are left out.",
         spec.to_dict(),
+        len(data.daily),
     )
 
 
@@ -141,6 +144,7 @@ def _weekly_no_show(alt: Any, data: ReportData) -> Chart:
         "weeks with no concluded appointment are left out. A source that records no "
         "no-shows stays at 0.",
         spec.to_dict(),
+        len(data.weekly_no_show),
     )
 
 
@@ -177,6 +181,7 @@ def _lead_time(alt: Any, data: ReportData) -> Chart:
         "reporting.fct_appointments (lead_time_hours, binned) and reporting.rpt_lead_time "
         "(percentiles).",
         spec.to_dict(),
+        len(data.lead_time_days) + len(data.lead_time_percentiles),
     )
 
 
@@ -198,6 +203,7 @@ def _employee_workload(alt: Any, data: ReportData) -> Chart:
         "reporting.rpt_employee_workload summed over all weeks: the 20 primary employees "
         "with the most appointments.",
         spec.to_dict(),
+        len(data.employee_workload),
     )
 
 
@@ -225,6 +231,7 @@ def _answers(alt: Any, data: ReportData) -> Chart:
         "reporting.rpt_answer_distribution: the most answered questions, each answer's share "
         "(an answer selecting several options counts under each).",
         spec.to_dict(),
+        len(data.answers),
     )
 
 
@@ -286,6 +293,7 @@ def _sync_health(alt: Any, data: ReportData) -> Chart:
         f"Runs from {origin}; freshness from the last complete load; quarantined records "
         "from each source's _quarantine table.",
         spec.to_dict(),
+        len(data.runs) + len(data.freshness),
     )
 
 
@@ -306,7 +314,7 @@ CHART_BUILDERS: tuple[Callable[[Any, ReportData], Chart], ...] = (
 def render_page(charts: list[Chart], data: ReportData, database: Path, bundle: str) -> str:
     """The HTML page: the bundle once, then each chart's section and spec."""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    specs = {chart.key: chart.spec for chart in charts}
+    specs = {chart.key: chart.spec for chart in charts if chart.rows}
     sections = "\n".join(_section(chart) for chart in charts)
     return PAGE.format(
         generated=html.escape(generated),
@@ -319,10 +327,14 @@ def render_page(charts: list[Chart], data: ReportData, database: Path, bundle: s
 
 
 def _section(chart: Chart) -> str:
+    body = (
+        f'<div class="chart" data-chart="{chart.key}"></div>'
+        if chart.rows
+        else '<p class="empty">No rows yet: sync a source that has them.</p>'
+    )
     return (
         f'<section id="{chart.key}"><h2>{html.escape(chart.title)}</h2>'
-        f"<p>{html.escape(chart.caption)}</p>"
-        f'<div class="chart" data-chart="{chart.key}"></div></section>'
+        f"<p>{html.escape(chart.caption)}</p>{body}</section>"
     )
 
 
@@ -385,7 +397,7 @@ h1 {{ margin-bottom: 0; }} h2 {{ margin: 32px 0 4px; }}
 section > p, header p {{ color: #555; margin: 0 0 8px; }}
 table {{ border-collapse: collapse; margin: 12px 0; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: 4px 12px; text-align: left; }}
-.chart .error {{ color: #b00; }}
+.chart .error, .empty {{ color: #b00; }}
 </style></head>
 <body>
 <header><h1>apptsync report</h1>
