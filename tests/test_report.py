@@ -24,6 +24,7 @@ from tests.report_helpers import (
 )
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+LOAD_TIMEOUT_MS = 180_000  # a cap for a loaded CI machine, not a speed assertion
 CHART_TITLES = [
     "Appointments per day, by source and status",
     "Weekly no-show rate",
@@ -80,9 +81,10 @@ def test_report_opens_offline_in_chromium_and_every_chart_draws_marks(report: Pa
     if reason:
         pytest.skip(reason)
     with offline_page() as (page, visit):
-        page.goto(report.as_uri())
+        page.goto(report.as_uri(), timeout=LOAD_TIMEOUT_MS)
         page.wait_for_function(
-            "[...document.querySelectorAll('.chart')].every(c => c.dataset.rendered)"
+            "[...document.querySelectorAll('.chart')].every(c => c.dataset.rendered)",
+            timeout=LOAD_TIMEOUT_MS,
         )
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)

@@ -34,8 +34,6 @@ LEDGER_COLUMNS: dict[str, tuple[str, ...]] = {
     "at": ("finished_at", "ended_at", "started_at", "run_at"),
     "status": ("status", "outcome", "result", "state"),
     "ok": ("ok", "succeeded", "success"),
-    "seconds": ("seconds", "duration_seconds", "elapsed_seconds"),
-    "quarantined": ("quarantined", "quarantined_rows", "quarantine_count"),
 }
 """For each fact the report shows, the ledger column names that carry it (first one found)."""
 
