@@ -106,22 +106,43 @@ def reporting_views(database: Path) -> dict[str, list[tuple[str, str]]]:
 
 
 def add_ledger(database: Path, runs: list[tuple[str, str, str]]) -> None:
-    """Replace the run ledger `ops.sync_runs` with these runs (source, finished_at, outcome),
-    in the ledger's own column names (a sync may already have written one)."""
+    """Make the run ledger `ops.sync_runs` hold exactly these runs (source, finished_at,
+    outcome). A ledger the sync wrote keeps its own columns (its other required columns get
+    a zero, an empty text or the run's time); without one, a table of the ledger's core
+    columns is created."""
     with duckdb.connect(str(database)) as con:
         con.execute("create schema if not exists ops")
-        con.execute("drop table if exists ops.sync_runs")
         con.execute(
-            "create table ops.sync_runs (run_id varchar, source varchar, "
-            "started_at timestamptz, finished_at timestamptz, outcome varchar, "
-            "error varchar, rows_loaded bigint, quarantined bigint)"
+            "create table if not exists ops.sync_runs (run_id varchar, source varchar, "
+            "started_at timestamptz, finished_at timestamptz, outcome varchar)"
         )
+        con.execute("delete from ops.sync_runs")
+        columns = con.execute(
+            "select column_name, data_type, is_nullable from information_schema.columns "
+            "where table_schema = 'ops' and table_name = 'sync_runs' order by ordinal_position"
+        ).fetchall()
         for number, (source, finished_at, outcome) in enumerate(runs):
-            con.execute(
-                "insert into ops.sync_runs values (?, ?, ?::timestamptz - interval 1 minute, "
-                "?::timestamptz, ?, null, 0, 0)",
-                [f"run-{number}", source, finished_at, finished_at, outcome],
-            )
+            given = {
+                "run_id": f"run-{number}",
+                "source": source,
+                "started_at": finished_at,
+                "finished_at": finished_at,
+                "outcome": outcome,
+            }
+            values = [
+                given.get(name, _filler(data_type, finished_at) if nullable == "NO" else None)
+                for name, data_type, nullable in columns
+            ]
+            marks = ", ".join("?" for _ in columns)
+            con.execute(f"insert into ops.sync_runs values ({marks})", values)
+
+
+def _filler(data_type: str, at: str) -> object:
+    if "TIMESTAMP" in data_type:
+        return at
+    if data_type in ("VARCHAR", "TEXT"):
+        return ""
+    return 0
 
 
 def has_ledger(database: Path) -> bool:
