@@ -219,6 +219,8 @@ EXAMPLES = {
     "check": "apptsync check",
     "status": "apptsync status",
     "export": "apptsync export fct_appointments -o appointments.parquet",
+    "feeds": "apptsync feeds /srv/dashboards/apptsync --format csv",
+    "report": "apptsync report -o report.html",
     "demo": "apptsync demo --appointments 2000",
     "simulate": "apptsync simulate --port 8765 --appointments 100000",
     "reset": "apptsync reset pexip_engage --yes && apptsync sync --source pexip_engage",
@@ -386,14 +388,14 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
     feed = write_feeds(args.directory, args.format, args.database)
     models = len(feed.manifest["models"])
-    print(f"feeds: {models} models, {feed.total_rows} rows as {args.format} in {feed.path}")
+    say(f"feeds: {models} models, {feed.total_rows} rows as {args.format} in {feed.path}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.publish.report import write_report
 
-    print(f"report: {write_report(args.output, args.database)}")
+    say(f"report: {write_report(args.output, args.database)}")
     return 0
 
 

@@ -279,7 +279,7 @@ def test_feeds_refuse_to_replace_a_folder_that_is_not_a_feed(
 def test_feeds_without_a_warehouse_fail_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    assert main(["feeds", str(tmp_path / "feeds")]) == 1
+    assert main(["feeds", str(tmp_path / "feeds")]) == 2
 
     err = capsys.readouterr().err
     assert err.startswith("error: no warehouse at ") and err.count("\n") == 1

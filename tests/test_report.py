@@ -162,7 +162,7 @@ def test_a_chart_without_rows_says_so_instead_of_drawing_empty_axes(synced: Path
 def test_report_without_a_warehouse_fails_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    assert main(["report", "-o", str(tmp_path / "report.html")]) == 1
+    assert main(["report", "-o", str(tmp_path / "report.html")]) == 2
 
     err = capsys.readouterr().err
     assert err.startswith("error: no warehouse at ") and err.count("\n") == 1

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.warehouse import database_path, publish_path
+from pipelines.warehouse import WarehouseMissing, database_path, publish_path
 
 
 class ReaderError(Exception):
@@ -24,14 +24,14 @@ class ReaderError(Exception):
 
 def reader_database(override: str | Path | None = None) -> Path:
     """The file to read: `override`, else the published copy if it exists, else the working
-    warehouse. A missing file is an error naming it, never a new empty database."""
+    warehouse. A missing file is an error naming it (exit 2), never a new empty database."""
     if override is not None:
         chosen = Path(override).resolve()
     else:
         published = Path(publish_path())
         chosen = published if published.exists() else Path(database_path())
     if not chosen.exists():
-        raise ReaderError(f"no warehouse at {chosen}: run `apptsync sync` first")
+        raise WarehouseMissing(f"no warehouse at {chosen} — run `apptsync sync` first")
     return chosen
 
 
