@@ -157,6 +157,12 @@ class Simulator:
         self._traffic(api)
         return self._app.faults[api]
 
+    def auth_faults(self, api: str) -> Faults:
+        """The live fault settings of `api`'s token endpoint (pexip) or login (valomnia):
+        scripted outcomes and rates as for `faults`; no concurrency limit."""
+        self._traffic(api)
+        return self._app.auth_faults[api]
+
     def expire_tokens(self) -> None:
         """Every Pexip token issued so far is rejected from now on (401)."""
         self._app.pexip.tokens.expire_all()

@@ -117,7 +117,7 @@ def valomnia(
         # The run's fixed, lag-adjusted start, floored to the API's whole seconds; a full
         # scan (first run or reconcile) sends no lastUpdated filter at all.
         since = None if reconcile else start_second(updated.start_value)
-        auth = SessionAuth(base_url, username, password, max_attempts=attempts)
+        auth = SessionAuth(base_url, username, password)
         with ApiClient(
             base_url,
             auth=auth,
