@@ -5,11 +5,14 @@ API-NOTES.md. The API can neither filter nor sort by `updatedAt`, so every run p
 whole collection (or the configured window) in parallel and dlt's incremental keeps only
 rows changed since the last run.
 
-Resources:
-    appointments: the appointments, merged on `id`, with child tables
+Resources (see pipelines/extract/resource.py):
+    appointments: pages the API; carries the `updatedAt` cursor; not loaded itself.
+    appointment_tables: the appointments, merged on `id`, with child tables
         appointments__appointment_participants, appointments__answers,
         appointments__answers__selected_answer_options, appointments__answers__files and
-        appointments__location; plus `_quarantine` for malformed records.
+        appointments__location.
+    appointment_side_tables: `_quarantine` for malformed records and, after a complete
+        scan, `_appointment_scan` (the ids it returned).
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ def pexip_engage(
     max_attempts: int = 6,
     backoff_seconds: float = 0.5,
     timeout_seconds: float = 30.0,
-) -> DltResource:
+) -> list[DltResource]:
     """The Pexip Engage source. Every setting is checked here, before any request."""
     enterprise = require_text(f"{KEY}.enterprise", enterprise)
     client_id = require_text(f"{KEY}.client_id", client_id)

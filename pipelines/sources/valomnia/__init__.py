@@ -6,11 +6,13 @@ asks only for rows updated since the cursor (minus the lag) and pages them by re
 the greatest lastUpdated read, never by a deep offset (see helpers.KeysetScan). Valomnia
 exposes no deletes: `reconcile=True` scans every id once and marks the missing ones.
 
-Resources:
-    appointments: the appointments, merged on `id` (customer, appointmentCategory and
-        employee flattened into `customer__*`, `appointment_category__*`, `employee__*`),
-        with the child table appointments__contacts; plus `_quarantine` for malformed
-        records and, after a reconcile, `_appointment_scan`.
+Resources (see pipelines/extract/resource.py):
+    appointments: pages the API; carries the `lastUpdated` cursor; not loaded itself.
+    appointment_tables: the appointments, merged on `id` (customer, appointmentCategory
+        and employee flattened into `customer__*`, `appointment_category__*`,
+        `employee__*`), with the child table appointments__contacts.
+    appointment_side_tables: `_quarantine` for malformed records and, after a
+        reconcile, `_appointment_scan`.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def valomnia(
     max_repair_passes: int = DEFAULT_MAX_REPAIR_PASSES,
     max_attempts: int = 6,
     timeout_seconds: float = 30.0,
-) -> DltResource:
+) -> list[DltResource]:
     """The Valomnia source. Every setting is checked here, before any request.
 
     `reconcile` reads the whole collection instead of the rows changed since the cursor,
