@@ -13,11 +13,13 @@ class ApiError(RuntimeError):
         status: int | None = None,
         correlation_id: str | None = None,
         url: str | None = None,
+        detail: str | None = None,
     ) -> None:
         self.message = message  # without the details, to restate it in a wrapping error
         self.status = status
         self.correlation_id = correlation_id
         self.url = url
+        self.detail = detail  # the API's own error text, when it sent one
         details = [f"status {status}" if status is not None else None]
         if url:
             details.append(f"url {url}")

@@ -8,10 +8,8 @@ the same `RetryPolicy` as the pages.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -19,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from pipelines.extract.budget import RequestBudget
 from pipelines.extract.credentials import Credential
 from pipelines.extract.errors import ApiError, AuthError, InvalidBody
 from pipelines.extract.retry import (
@@ -120,6 +119,7 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         max_connections: int = 8,
         max_in_flight: int | None = None,
+        requests_per_minute: int | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -127,7 +127,7 @@ class ApiClient:
         self.retry = retry or RetryPolicy()
         self.error_message = error_message
         # Caps requests on the wire, not threads: a thread parsing a page holds no slot.
-        self._in_flight = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
+        self.budget = RequestBudget(requests_per_minute, max_in_flight)
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             headers={"Accept": "application/json", "User-Agent": "apptsync", **(headers or {})},
@@ -141,6 +141,7 @@ class ApiClient:
 
     def close(self) -> None:
         self._client.close()
+        self.budget.close()
 
     def __enter__(self) -> ApiClient:
         return self
@@ -201,6 +202,7 @@ class ApiClient:
                         f"{method} {shown} failed: {message}",
                         status=response.status_code,
                         url=shown,
+                        detail=message,
                     ),
                     parse_retry_after(response.headers.get("Retry-After")),
                 )
@@ -214,7 +216,7 @@ class ApiClient:
         correlation_id = str(uuid.uuid4())
         url = f"{self.base_url}{path}"
         shown = _display_url(path, query)
-        with self._slot():
+        with self.budget.slot():
             # Taken inside the slot: a request waiting for one carries no credential that
             # could go stale while it waits.
             credential = self.auth.credential(self) if self.auth else None
@@ -232,10 +234,11 @@ class ApiClient:
             counts = self.auth.invalidate(credential)
             raise _AuthExpired(self._error(response, shown, correlation_id), counts)
         if status in RETRYABLE_STATUSES:
-            raise Retryable(
-                self._error(response, shown, correlation_id),
-                parse_retry_after(response.headers.get("Retry-After")),
-            )
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if status == 429 and retry_after is not None:
+                # The server's wish holds for every thread, not only this request.
+                self.budget.pause(min(retry_after, MAX_RETRY_AFTER_SECONDS))
+            raise Retryable(self._error(response, shown, correlation_id), retry_after)
         if status >= 300:
             error = self._error(response, shown, correlation_id)
             logger.error("%s", error)
@@ -251,15 +254,6 @@ class ApiClient:
             )
             raise Retryable(error) from None
 
-    @contextlib.contextmanager
-    def _slot(self) -> Iterator[None]:
-        """One of the `max_in_flight` places on the wire, held while a request is sent."""
-        if self._in_flight is None:
-            yield
-            return
-        with self._in_flight:
-            yield
-
     def _error(self, response: httpx.Response, shown: str, correlation_id: str) -> ApiError:
         message = redactor.redact(self.error_message(response))
         return ApiError(
@@ -267,6 +261,7 @@ class ApiClient:
             status=response.status_code,
             correlation_id=correlation_id,
             url=shown,
+            detail=message,
         )
 
 

@@ -47,6 +47,7 @@ class Simulator:
         password: str = "valomnia-secret",
         ties_per_second: float = 5,
         max_limit: int = 1000,
+        over_limit: str = "clamp",
         session_expiry: str = "redirect",
     ) -> None:
         self.settings = Settings(
@@ -57,6 +58,7 @@ class Simulator:
             password=password,
             token_ttl_seconds=token_ttl_seconds,
             max_limit=max_limit,
+            over_limit=over_limit,
             session_expiry=session_expiry,
         )
         self.seed = seed

@@ -55,6 +55,7 @@ from pipelines.sources.pexip_engage.settings import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_REPAIR_PASSES,
     DEFAULT_PAGE_SIZE,
+    DEFAULT_REQUESTS_PER_MINUTE,
     ENUM_FILTERS,
     ID_ARROW_TYPE,
     KEY,
@@ -87,6 +88,7 @@ def pexip_engage(
     token_url: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
     lag_seconds: float = DEFAULT_LAG_SECONDS,
     filters: dict[str, Any] | None = None,
     window_from: str | None = None,
@@ -107,6 +109,7 @@ def pexip_engage(
     )
     page_size = require_int(f"{KEY}.page_size", page_size, 1, MAX_PAGE_SIZE)
     max_concurrency = require_int(f"{KEY}.max_concurrency", max_concurrency, 1, 16)
+    per_minute = require_int(f"{KEY}.requests_per_minute", requests_per_minute, 1, 1_000_000)
     lag = require_seconds(f"{KEY}.lag_seconds", lag_seconds)
     batch_records = require_int(f"{KEY}.batch_records", batch_records, 1, 1_000_000)
     passes = require_int(f"{KEY}.max_repair_passes", max_repair_passes, 1, 10)
@@ -125,6 +128,7 @@ def pexip_engage(
             timeout=timeout,
             max_connections=max_concurrency + 1,
             max_in_flight=max_concurrency,
+            requests_per_minute=per_minute,
         ) as client:
             yield from scan(
                 client,
