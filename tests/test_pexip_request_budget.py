@@ -118,8 +118,9 @@ def test_a_bad_requests_per_minute_fails_before_the_first_request(
     configure_pexip(pexip, monkeypatch, requests_per_minute=value)
 
     result = run_source(DATASET)
+    error = result.error or ""
 
     assert not result.ok
-    assert "sources.pexip_engage.requests_per_minute" in result.error
-    assert "SOURCES__PEXIP_ENGAGE__REQUESTS_PER_MINUTE" in result.error
+    assert "sources.pexip_engage.requests_per_minute" in error
+    assert "SOURCES__PEXIP_ENGAGE__REQUESTS_PER_MINUTE" in error
     assert pexip.request_count("pexip") == 0

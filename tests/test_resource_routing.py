@@ -16,6 +16,7 @@ import dlt
 import orjson
 import pyarrow as pa
 import pytest
+from dlt.extract.incremental import Incremental
 
 from pipelines.extract.resource import (
     SIDE_RESOURCE,
@@ -72,7 +73,9 @@ def test_side_tables_land_whichever_order_dlt_evaluates_the_resources(
             yield JsonRecords(pa.array([t.decode() for t in texts[start : start + 50]]))
         yield ScanIds([r["id"] for r in records])
 
-    cursor = dlt.sources.incremental("updatedAt", on_cursor_value_missing="include")
+    cursor: Incremental[Any] = dlt.sources.incremental(
+        "updatedAt", on_cursor_value_missing="include"
+    )
     resources = appointments_resource(SPEC, batches, cursor, 0)
     if side_first:
         resources.reverse()

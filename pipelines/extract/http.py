@@ -223,7 +223,7 @@ class ApiClient:
             headers = {"X-Correlation-Id": correlation_id}
             headers.update(credential.headers if credential else {})
             try:
-                response = self._client.get(url, params=query, headers=headers)
+                response = self._client.get(url, params=tuple(query), headers=headers)
             except httpx.TransportError as exc:
                 error = ApiError(
                     f"{type(exc).__name__} on GET {shown}", correlation_id=correlation_id, url=shown
