@@ -5,11 +5,14 @@ API-NOTES.md. The API can neither filter nor sort by `updatedAt`, so every run p
 whole collection (or the configured window) in parallel and dlt's incremental keeps only
 rows changed since the last run.
 
-Resources:
-    appointments: the appointments, merged on `id`, with child tables
+Resources (see pipelines/extract/resource.py):
+    appointments: pages the API; carries the `updatedAt` cursor; not loaded itself.
+    appointment_tables: the appointments, merged on `id`, with child tables
         appointments__appointment_participants, appointments__answers,
         appointments__answers__selected_answer_options, appointments__answers__files and
-        appointments__location; plus `_quarantine` for malformed records.
+        appointments__location.
+    appointment_side_tables: `_quarantine` for malformed records and, after a complete
+        scan, `_appointment_scan` (the ids it returned).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from pipelines.sources.pexip_engage.settings import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_REPAIR_PASSES,
     DEFAULT_PAGE_SIZE,
+    DEFAULT_REQUESTS_PER_MINUTE,
     ENUM_FILTERS,
     ID_ARROW_TYPE,
     KEY,
@@ -73,6 +77,7 @@ def pexip_engage(
     token_url: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
     lag_seconds: float = DEFAULT_LAG_SECONDS,
     filters: dict[str, Any] | None = None,
     window_from: str | None = None,
@@ -82,7 +87,7 @@ def pexip_engage(
     max_attempts: int = 6,
     backoff_seconds: float = 0.5,
     timeout_seconds: float = 30.0,
-) -> DltResource:
+) -> list[DltResource]:
     """The Pexip Engage source. Every setting is checked here, before any request."""
     enterprise = require_text(f"{KEY}.enterprise", enterprise)
     client_id = require_text(f"{KEY}.client_id", client_id)
@@ -93,6 +98,7 @@ def pexip_engage(
     )
     page_size = require_int(f"{KEY}.page_size", page_size, 1, MAX_PAGE_SIZE)
     max_concurrency = require_int(f"{KEY}.max_concurrency", max_concurrency, 1, 16)
+    per_minute = require_int(f"{KEY}.requests_per_minute", requests_per_minute, 1, 1_000_000)
     lag = require_seconds(f"{KEY}.lag_seconds", lag_seconds)
     batch_records = require_int(f"{KEY}.batch_records", batch_records, 1, 1_000_000)
     passes = require_int(f"{KEY}.max_repair_passes", max_repair_passes, 1, 10)
@@ -111,6 +117,7 @@ def pexip_engage(
             timeout=timeout,
             max_connections=max_concurrency + 1,
             max_in_flight=max_concurrency,
+            requests_per_minute=per_minute,
         ) as client:
             yield from scan(
                 client,
