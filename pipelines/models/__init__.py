@@ -368,9 +368,9 @@ def open_sql_client(
     """
     if destination is None:
         if credentials is None:
-            from pipelines.warehouse import database_path
+            from pipelines.warehouse import warehouse_credentials
 
-            credentials = database_path()
+            credentials = warehouse_credentials()  # the held connection, inside a command
         destination = dlt.destinations.duckdb(credentials=credentials)
     dataset = dlt.dataset(destination, dataset_name, schema=dlt.Schema("apptsync_models"))
     with dataset.sql_client as client:
