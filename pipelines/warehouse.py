@@ -49,14 +49,14 @@ def warehouse_credentials() -> DuckDbCredentials:
 
 def duckdb_config() -> dict[str, Any]:
     """DuckDB settings of a read-write connection to the warehouse (see warehouse_credentials)."""
-    configured = dlt.config.get("destination.duckdb.credentials.global_config") or {}
+    configured: Any = dlt.config.get("destination.duckdb.credentials.global_config") or {}
     return {"memory_limit": DUCKDB_MEMORY_LIMIT, **dict(configured)}
 
 
 def publish_path() -> str:
     """The checkpointed copy readers open (`apptsync.publish_path`, environment
     `APPTSYNC__PUBLISH_PATH`); by default beside the warehouse: `apptsync.published.duckdb`."""
-    configured = dlt.config.get("apptsync.publish_path")
+    configured: Any = dlt.config.get("apptsync.publish_path")
     if configured:
         return str(Path(str(configured)).resolve())
     working = Path(database_path())
@@ -71,7 +71,7 @@ def lock_path() -> str:
 def lock_wait_seconds() -> float:
     """How long a run waits for another process to let go of the working warehouse
     (`apptsync.lock_wait_seconds`, environment `APPTSYNC__LOCK_WAIT_SECONDS`)."""
-    configured = dlt.config.get("apptsync.lock_wait_seconds")
+    configured: Any = dlt.config.get("apptsync.lock_wait_seconds")
     if configured is None:
         return DEFAULT_LOCK_WAIT_SECONDS
     return require_seconds("apptsync.lock_wait_seconds", configured)
