@@ -88,6 +88,8 @@ def hold_warehouse(*, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnec
     if read_only and not Path(path).exists():
         yield None
         return
+    if not read_only:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     config = {} if read_only else duckdb_config()
     _held = connect_waiting(path, read_only=read_only, config=config, wait=lock_wait_seconds())
     try:
