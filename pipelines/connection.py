@@ -90,8 +90,13 @@ def hold_warehouse(*, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnec
         return
     if not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    config = {} if read_only else duckdb_config()
-    _held = connect_waiting(path, read_only=read_only, config=config, wait=lock_wait_seconds())
+    # DuckDB's default configuration at connect, the settings after: another
+    # `duckdb.connect(path)` in this process (the run ledger, a library caller) then shares
+    # this database instance instead of failing on "a different configuration"
+    _held = connect_waiting(path, read_only=read_only, config={}, wait=lock_wait_seconds())
+    if not read_only:
+        for key, value in duckdb_config().items():
+            _held.execute(f"set global {key} = ?", [value])
     try:
         yield _held
     finally:

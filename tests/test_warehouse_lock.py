@@ -15,7 +15,7 @@ from pipelines.cli import main
 from pipelines.connection import EXIT_LOCKED
 from pipelines.simulator import Simulator
 from tests.holder_helpers import Holder, apptsync, error_lines, start_apptsync
-from tests.utils import configure_pexip, configure_valomnia, table_counts
+from tests.utils import configure_pexip, configure_valomnia, scalar, table_counts
 
 
 @pytest.fixture
@@ -118,3 +118,20 @@ def test_other_commands_wait_for_the_warehouse_like_sync(
         (line,) = error_lines(done.stderr)
         assert " lock " in line and f"PID {holder.pid}" in line
         assert "Traceback" not in done.stderr
+
+
+def test_a_held_warehouse_is_shared_by_other_connections_of_the_same_process(warehouse: Path):
+    """The run ledger or a library caller opening the file again inside a command shares the
+    held database instead of failing on DuckDB's "different configuration"."""
+    import duckdb
+
+    from pipelines.connection import hold_warehouse
+
+    with hold_warehouse() as held:
+        assert held is not None
+        with duckdb.connect(str(warehouse)) as again:
+            again.execute("create table shared as select 42 as answer")
+        assert held.execute("select answer from shared").fetchone() == (42,)
+        memory = held.execute("select current_setting('memory_limit')").fetchone()
+        assert memory == ("244.1 MiB",)  # the sync's cap (256MB), not DuckDB's 80% of RAM
+    assert scalar(warehouse, "select answer from shared") == 42
