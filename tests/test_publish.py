@@ -125,6 +125,36 @@ def test_publish_copies_nothing_when_nothing_changed(both: Simulator, published:
     assert os.stat(published).st_ino != first
 
 
+def test_publish_sees_a_change_without_a_load_but_not_the_run_ledger_alone(
+    both: Simulator, warehouse: Path, published: Path, capsys
+):
+    """Marking deletions updates rows without a load of their own: that is a change. A new
+    row in the ledger (`ops`) alone is not: it is copied with the next change."""
+    import duckdb
+
+    assert main(["sync", "--no-publish"]) == 0
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema ops")
+        con.execute("create table ops.example_runs as select 1 as run_id")
+    assert main(["publish"]) == 0
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("insert into ops.example_runs values (2)")
+    assert main(["publish"]) == 0
+    assert f"publish: {published} is current" in capsys.readouterr().out
+
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "update valomnia.appointments set deleted_at = now() "
+            "where id = (select min(id) from valomnia.appointments)"
+        )
+    assert main(["publish"]) == 0
+
+    assert f"publish: {published} in" in capsys.readouterr().out
+    deleted = "select count(*) from reporting.fct_appointments where is_deleted"
+    assert scalar(published, deleted) == 1
+    assert scalar(published, "select count(*) from ops.example_runs") == 2
+
+
 def test_sync_no_publish_leaves_the_published_copy_as_it_was(
     both: Simulator, published: Path, capsys
 ):

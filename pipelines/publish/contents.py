@@ -31,10 +31,13 @@ FORMAT_VERSION = "1"
 DLT_STAGING_SUFFIX = "_staging"
 DLT_LOADS = "_dlt_loads"
 
-# Tables whose rows change on every run without any change an analyst could see: dlt's own
-# bookkeeping, and the id list of the latest complete scan (rewritten by every Pexip run).
+# Tables whose rows change on every run without any change in the data: dlt's own
+# bookkeeping, the id list of the latest complete scan (rewritten by every Pexip run) and
+# the operations schema (the run ledger gains a row per run). They are copied, as of the
+# publish, but a change to them alone publishes nothing.
 _VOLATILE_PREFIXES = ("_dlt",)
 _VOLATILE_TABLES = (SCAN_TABLE,)
+_VOLATILE_SCHEMAS = (MARKER_SCHEMA,)
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection) -> str:
@@ -69,6 +72,7 @@ def _content_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         (schema, table)
         for schema, table in names
         if not schema.endswith(DLT_STAGING_SUFFIX)
+        and schema not in _VOLATILE_SCHEMAS
         and not table.startswith(_VOLATILE_PREFIXES)
         and table not in _VOLATILE_TABLES
     ]
