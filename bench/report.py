@@ -147,6 +147,12 @@ def _publish_lines(fig: dict[str, Any]) -> list[str]:
             f"{100 * fig['publish_s'] / fig['full_s']:.1f}% of the full sync of both sources "
             f"({fig['full_s']:.2f} s); published file {fig.get('publish_published_mib')} MiB"
         )
+    cpu, full_cpu = fig.get("publish_cpu_s"), fig.get("full_cpu_s")
+    if cpu is not None and full_cpu:
+        lines.append(
+            f"- CPU (fairer on a busy machine): publish {cpu:.2f} s = "
+            f"{100 * cpu / full_cpu:.1f}% of the full syncs' {full_cpu:.2f} s"
+        )
     if fig.get("publish_incremental_s") is not None:
         lines.append(f"- after the incremental sync: {fig['publish_incremental_s']:.2f} s")
     if fig.get("publish_unchanged_s") is not None:

@@ -417,8 +417,18 @@ def publish_detail(runs: dict[str, Run]) -> dict[str, Any]:
     run = runs.get("publish")
     if run is None or run.error:
         return {}
-    keys = ("unchanged_s", "published_mib", "dashboard_views_s", "dashboard_tables_s")
-    return {f"publish_{k}": run.detail.get(k) for k in keys}
+    keys = (
+        "unchanged_s",
+        "published_mib",
+        "dashboard_views_s",
+        "dashboard_tables_s",
+        "publish_cpu_s",
+    )
+    figures = {f"publish_{k.removeprefix('publish_')}": run.detail.get(k) for k in keys}
+    syncs = [runs.get(name) for name in ("full_pexip", "full_valomnia")]
+    if all(r is not None and not r.error for r in syncs):
+        figures["full_cpu_s"] = round(sum(r.detail.get("cpu_s", 0.0) for r in syncs if r), 2)
+    return figures
 
 
 def previous_runs(n: int) -> dict[int, dict[str, Any]]:
