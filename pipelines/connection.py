@@ -93,7 +93,14 @@ def hold_warehouse(*, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnec
     # DuckDB's default configuration at connect, the settings after: another
     # `duckdb.connect(path)` in this process (the run ledger, a library caller) then shares
     # this database instance instead of failing on "a different configuration"
-    _held = connect_waiting(path, read_only=read_only, config={}, wait=lock_wait_seconds())
+    try:
+        _held = connect_waiting(path, read_only=read_only, config={}, wait=lock_wait_seconds())
+    except duckdb.ConnectionException:
+        if not read_only:
+            raise
+        # this process already has the file open read-write (a Python caller's own client):
+        # DuckDB refuses a read-only instance beside it, so share that one
+        _held = duckdb.connect(path)
     if not read_only:
         for key, value in duckdb_config().items():
             _held.execute(f"set global {key} = ?", [value])
