@@ -144,6 +144,7 @@ def run_publish() -> dict[str, Any]:
         "models_s": round(models_s, 3),
         "publish_cpu_s": round(publish_cpu_s, 2),
         "published": result.published,
+        "publish_steps": result.steps,
         "unchanged_s": round(unchanged_s, 3),
         "unchanged_copied": again.published,
         "published_mib": round(os.path.getsize(result.path) / 2**20, 1),

@@ -19,7 +19,7 @@ reporting views as tables in it; fsync; rename over the target; fsync the folder
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -45,6 +45,9 @@ class PublishResult:
     seconds: float
     fingerprint: str
     materialized: int = 0
+    steps: dict[str, float] = field(default_factory=dict)
+    """Seconds per step (fingerprint, compare, checkpoint, copy, prepare, swap): for the
+    benchmark and for `-v` logs."""
 
     def __str__(self) -> str:
         if not self.published:
@@ -60,37 +63,59 @@ def publish(*, force: bool = False) -> PublishResult:
 
     Holds the working warehouse (waiting for it like every command) unless the caller
     already does, as `apptsync sync` does for its whole run."""
-    started = time.monotonic()
+    clock = _Clock()
     with hold_warehouse() as con:
         assert con is not None  # a read-write hold always connects (or raises)
         target = Path(publish_path())
         if target == Path(database_path()):
             raise ConfigError(PUBLISH_PATH_KEY, "must name another file than the warehouse")
         current = fingerprint(con)
-        if not force and current == _fingerprint_of(target):
-            return PublishResult(str(target), False, time.monotonic() - started, current)
-        materialized = _write(con, target, current)
-    seconds = time.monotonic() - started
-    logger.info("published %s in %.2f s", target, seconds)
-    return PublishResult(str(target), True, seconds, current, materialized)
+        clock.lap("fingerprint")
+        unchanged = not force and current == _fingerprint_of(target)
+        clock.lap("compare")
+        if unchanged:
+            return PublishResult(str(target), False, clock.total(), current, steps=clock.steps)
+        materialized = _write(con, target, current, clock)
+    logger.info("published %s in %.2f s (%s)", target, clock.total(), clock.steps)
+    return PublishResult(str(target), True, clock.total(), current, materialized, clock.steps)
 
 
-def _write(con: duckdb.DuckDBPyConnection, target: Path, fingerprint_: str) -> int:
+def _write(con: duckdb.DuckDBPyConnection, target: Path, fingerprint_: str, clock: _Clock) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     snapshot.remove_leftovers(target)
     working = Path(database_path())
     temporary = snapshot.temporary_path(target)
     con.execute("checkpoint")  # everything committed is in the file, the WAL is empty
+    clock.lap("checkpoint")
     snapshot.copy_file(working, temporary)
+    clock.lap("copy")
     try:
         with duckdb.connect(str(temporary)) as copy:
             materialized = prepare_copy(copy, fingerprint_, str(working))
             copy.execute("checkpoint")
+        clock.lap("prepare")
         snapshot.swap_in(temporary, target)
+        clock.lap("swap")
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     return materialized
+
+
+class _Clock:
+    """Seconds per step, for PublishResult.steps."""
+
+    def __init__(self) -> None:
+        self.started = self._last = time.monotonic()
+        self.steps: dict[str, float] = {}
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.steps[step] = round(now - self._last, 3)
+        self._last = now
+
+    def total(self) -> float:
+        return time.monotonic() - self.started
 
 
 def _fingerprint_of(target: Path) -> str | None:
