@@ -101,10 +101,10 @@ def hold_warehouse(*, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnec
         # this process already has the file open read-write (a Python caller's own client):
         # DuckDB refuses a read-only instance beside it, so share that one
         _held = duckdb.connect(path)
-    if not read_only:
-        for key, value in duckdb_config().items():
-            _held.execute(f"set global {key} = ?", [value])
     try:
+        if not read_only:
+            for key, value in duckdb_config().items():
+                _held.execute(f"set global {key} = ?", [value])
         yield _held
     finally:
         connection, _held = _held, None

@@ -49,8 +49,8 @@ def fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     table of 100,000s of rows in well under a second."""
     digest = hashlib.sha256(FORMAT_VERSION.encode())
     for schema, table in _content_tables(con):
-        row = con.execute(
-            f'select count(*), bit_xor(hash(t)) from "{schema}"."{table}" as t'
+        row = con.execute(  # the table's alias stands for its whole row
+            f'select count(*), bit_xor(hash(__whole_row)) from "{schema}"."{table}" as __whole_row'
         ).fetchone()
         digest.update(f"{schema}.{table}:{row}\n".encode())
     views = con.execute(
