@@ -181,10 +181,19 @@ def test_freshness_fails_for_a_source_that_never_synced_or_synced_too_long_ago(
     assert outcomes == {"pexip_engage:fresh": False, "valomnia:fresh": True}
 
 
-def test_the_code_location_loads_with_its_jobs_and_schedules():
+def test_the_code_location_loads_with_its_jobs_on_the_crontabs_schedule():
     dg.Definitions.validate_loadable(location.defs)
+    crontab = Path(__file__).parents[1] / "deploy" / "crontab.example"
+    line = next(x for x in crontab.read_text().splitlines() if x and not x.startswith("#"))
+
     schedules = {s.job_name: s.cron_schedule for s in location.defs.schedules or []}
-    assert schedules == {
-        location.SYNC_JOB: location.DEFAULT_CRON,
-        location.FRESHNESS_JOB: location.DEFAULT_CRON,
-    }
+
+    cron = " ".join(line.split()[:5])
+    assert schedules == {location.SYNC_JOB: cron, location.FRESHNESS_JOB: cron}
+
+
+def test_a_schedule_that_is_not_cron_is_refused_naming_its_key(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("APPTSYNC__DAGSTER__CRON", "every quarter hour")
+
+    with pytest.raises(location.ConfigError, match="APPTSYNC__DAGSTER__CRON"):
+        location.build_definitions()
