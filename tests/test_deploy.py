@@ -7,6 +7,7 @@ checkout's paths put in, so the ExecStart binary exists); the INI checks run eve
 from __future__ import annotations
 
 import configparser
+import re
 import shlex
 import shutil
 import subprocess
@@ -102,3 +103,17 @@ def test_the_cron_line_runs_apptsync_sync_every_15_minutes_from_the_checkout():
     assert command[:3] == ["cd", INSTALLED_AT, "&&"]
     assert_apptsync_command(command[3 : command.index(">>")])
     assert "flock" not in fields[5]  # apptsync locks itself
+
+
+def _significant_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _readme_blocks() -> list[list[str]]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [_significant_lines(block) for block in re.findall(r"```[a-z]*\n(.*?)```", readme, re.S)]
+
+
+@pytest.mark.parametrize("path", [SERVICE, TIMER, CRONTAB], ids=lambda path: path.name)
+def test_the_readme_shows_the_deploy_file_as_it_is(path: Path):
+    assert _significant_lines(path.read_text(encoding="utf-8")) in _readme_blocks()

@@ -66,6 +66,8 @@ DEFAULT_MAX_AGE = timedelta(hours=1)
 """Used when `checks.max_age` is not set: four missed runs of the default schedule."""
 SYNC_JOB = "apptsync_sync"
 FRESHNESS_JOB = "apptsync_freshness"
+WRITER_TAG = "apptsync/writer"
+"""Run tag of the sync job; deploy/dagster.yaml limits runs with it to one at a time."""
 
 
 class SyncConfig(dg.Config):
@@ -311,7 +313,9 @@ def build_definitions(sql_dir: Path = SQL_DIR) -> dg.Definitions:
     models, audits = discover(sql_dir), discover_audits(sql_dir)
     sources = [source_asset(entry) for entry in SOURCES.values()]
     freshness = [freshness_check(entry) for entry in SOURCES.values()]
-    sync_job = dg.define_asset_job(SYNC_JOB, selection=dg.AssetSelection.all())
+    sync_job = dg.define_asset_job(
+        SYNC_JOB, selection=dg.AssetSelection.all(), tags={WRITER_TAG: "true"}
+    )
     freshness_job = dg.define_asset_job(
         FRESHNESS_JOB, selection=dg.AssetSelection.checks(*freshness)
     )
