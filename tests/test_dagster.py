@@ -199,7 +199,7 @@ def test_a_schedule_that_is_not_cron_is_refused_naming_its_key(monkeypatch: pyte
         location.build_definitions()
 
 
-def test_the_shipped_dagster_yaml_queues_sync_runs_one_at_a_time(tmp_path: Path):
+def test_the_shipped_dagster_yaml_queues_sync_runs_one_at_a_time_and_keeps_apptsync_logs(tmp_path: Path):
     shipped = Path(__file__).parents[1] / "deploy" / "dagster.yaml"
     (tmp_path / "dagster.yaml").write_text(shipped.read_text())
 
@@ -208,5 +208,6 @@ def test_the_shipped_dagster_yaml_queues_sync_runs_one_at_a_time(tmp_path: Path)
     limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
     assert limits == [{"key": location.WRITER_TAG, "limit": 1}]
     assert instance.telemetry_enabled is False
+    assert instance.managed_python_loggers == ["apptsync"]
     job = location.defs.resolve_job_def(location.SYNC_JOB)
     assert job.tags[location.WRITER_TAG] == "true"
