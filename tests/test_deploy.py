@@ -6,6 +6,7 @@ checkout's paths put in, so the ExecStart binary exists); the INI checks run eve
 
 from __future__ import annotations
 
+import argparse
 import configparser
 import re
 import shlex
@@ -35,11 +36,12 @@ def unit(path: Path) -> configparser.ConfigParser:
     return parser
 
 
-def assert_apptsync_command(argv: list[str]) -> None:
-    """argv[0] is the checkout's apptsync and the rest parses as one of its subcommands."""
+def apptsync_command(argv: list[str]) -> argparse.Namespace:
+    """argv[0] is the checkout's apptsync and the rest parses as its `sync` subcommand."""
     assert argv[0] in (f"{INSTALLED_AT}/.venv/bin/apptsync", ".venv/bin/apptsync"), argv
     args = _parser().parse_args(argv[1:])
     assert args.command == "sync"
+    return args
 
 
 def test_the_service_is_a_oneshot_apptsync_sync_in_the_checkout():
@@ -48,7 +50,8 @@ def test_the_service_is_a_oneshot_apptsync_sync_in_the_checkout():
     assert service["Type"] == "oneshot"
     assert service["WorkingDirectory"] == INSTALLED_AT
     assert service["EnvironmentFile"].lstrip("-").startswith("/etc/")
-    assert_apptsync_command(shlex.split(service["ExecStart"]))
+    args = apptsync_command(shlex.split(service["ExecStart"]))
+    assert args.project_dir == INSTALLED_AT  # .dlt/ of the checkout, wherever systemd starts it
     assert service["SuccessExitStatus"] == "75"  # another run holds the lock: skipped, not failed
 
 
@@ -101,7 +104,7 @@ def test_the_cron_line_runs_apptsync_sync_every_15_minutes_from_the_checkout():
     assert " ".join(fields[:5]) == EVERY_15_MINUTES
     command = shlex.split(fields[5])
     assert command[:3] == ["cd", INSTALLED_AT, "&&"]
-    assert_apptsync_command(command[3 : command.index(">>")])
+    assert apptsync_command(command[3:]).quiet is True  # cron mails only failures
     assert "flock" not in fields[5]  # apptsync locks itself
 
 
