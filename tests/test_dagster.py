@@ -199,7 +199,9 @@ def test_a_schedule_that_is_not_cron_is_refused_naming_its_key(monkeypatch: pyte
         location.build_definitions()
 
 
-def test_the_shipped_dagster_yaml_queues_sync_runs_one_at_a_time_and_keeps_apptsync_logs(tmp_path: Path):
+def test_the_shipped_dagster_yaml_queues_sync_runs_one_at_a_time_and_keeps_apptsync_logs(
+    tmp_path: Path,
+):
     shipped = Path(__file__).parents[1] / "deploy" / "dagster.yaml"
     (tmp_path / "dagster.yaml").write_text(shipped.read_text())
 
