@@ -169,6 +169,7 @@ def test_freshness_fails_for_a_source_that_never_synced_or_synced_too_long_ago(
     monkeypatch.setenv("CHECKS__MAX_AGE", "2h")
     never = check_outcomes(freshness_alone())
     assert never == {f"{name}:fresh": False for name in SOURCES}
+    assert not warehouse.exists()  # a check never creates the warehouse
 
     assert materialize().success
     with duckdb.connect(str(warehouse)) as con:

@@ -55,6 +55,7 @@ from pipelines.models import (
     run_audits,
 )
 from pipelines.sources import SOURCES, SourceEntry
+from pipelines.warehouse import database_path, require_warehouse
 
 SOURCES_GROUP = "sources"
 FRESHNESS_CHECK = "fresh"
@@ -211,7 +212,7 @@ def audits_check(audits: Sequence[Audit], models: Sequence[Model]) -> dg.AssetCh
     @dg.multi_asset_check(name="sql_audits", specs=specs, can_subset=True)
     def sql_audits(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         selected = {key.name for key in context.selected_asset_check_keys}
-        with open_sql_client() as client:
+        with open_sql_client(require_warehouse()) as client:
             results = run_audits(client)
         for result in results:
             if result.name in selected:
@@ -264,7 +265,10 @@ def parse_duration(key: str, value: object) -> timedelta:
 
 
 def last_ok_sync(source: str) -> datetime | None:
-    """When the source last loaded completely: dlt's `_dlt_loads` of its dataset."""
+    """When the source last loaded completely: dlt's `_dlt_loads` of its dataset. A missing
+    warehouse means never (and is not created: only a sync creates it)."""
+    if not Path(database_path()).exists():
+        return None
     with open_sql_client(dataset_name=source) as client:
         table = client.make_qualified_table_name("_dlt_loads")
         try:
