@@ -8,15 +8,17 @@ The runner talks to the warehouse only through a dlt SQL client and sends each m
 sqlglot transpilation into the client's dialect, so another dlt destination can be plugged in
 later without touching the models. (On DuckDB the transpilation is the identity.)
 
-Raw tables are written by the syncs. A warehouse that has not synced a source yet has none of
-its tables; a model reading such a table reads an empty relation instead (every column the
-model uses, as a null `varchar`), so all views build on an empty warehouse. Staging casts every
-column explicitly, so the views stay typed. The CLI rebuilds the views after each sync, which
-replaces those placeholders with the real tables.
+Raw tables are written by the syncs, and declared (`sources.declared_tables()`: each source's
+tables from the registry, and apptsync's own in `DECLARED_TABLES`); a model or audit reading
+anything else fails, naming the file and the close matches. A warehouse that has not synced a
+source yet has none of its tables; a model reading such a declared table reads an empty
+relation instead (every column the model uses, as a null `varchar`), so all views build on an
+empty warehouse. Staging casts every column explicitly, so the views stay typed. The CLI
+rebuilds the views after each sync, which replaces those placeholders with the real tables.
 
-The parts, one job each: `discovery` (files -> models and audits, build order), `resolve`
-(references and placeholders, the destination's dialect), `build` (the views, in one
-transaction), `audits` (run and report), `warehouse` (the SQL client).
+The parts, one job each: `discovery` (files -> models and audits, build order), `sources` (the
+declared raw tables), `resolve` (references and placeholders, the destination's dialect),
+`build` (the views, in one transaction), `audits` (run and report), `warehouse` (the client).
 """
 
 from __future__ import annotations
@@ -32,15 +34,18 @@ from pipelines.models.discovery import (
     discover_audits,
     select_models,
 )
+from pipelines.models.sources import DECLARED_TABLES, declared_tables
 from pipelines.models.warehouse import open_sql_client
 
 __all__ = [
+    "DECLARED_TABLES",
     "SQL_DIR",
     "Audit",
     "AuditResult",
     "Model",
     "ModelError",
     "build_models",
+    "declared_tables",
     "discover",
     "discover_audits",
     "format_audit_report",

@@ -7,7 +7,7 @@ sees the problem, not just a count.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,15 +46,19 @@ class AuditResult:
 
 
 def run_audits(
-    client: SqlClientBase[Any], sql_dir: Path = SQL_DIR, sample_size: int = 5
+    client: SqlClientBase[Any],
+    sql_dir: Path = SQL_DIR,
+    sample_size: int = 5,
+    declared: Collection[str] | None = None,
 ) -> list[AuditResult]:
     """Run every audit and return, per audit, how many rows break its rule and a sample.
 
     An audit that cannot run (for example because the models were never built) raises
-    `ModelError` naming the file and the database's message.
+    `ModelError` naming the file and the database's message; so does an audit reading a
+    relation that is neither a model nor a declared raw table (`declared`, as in `discover`).
     """
     sql_dir = Path(sql_dir)
-    audits = discover_audits(sql_dir)
+    audits = discover_audits(sql_dir, declared)
     existing = existing_relations(client, {source for audit in audits for source in audit.sources})
     built = existing_relations(client, {model for audit in audits for model in audit.depends_on})
     for audit in audits:

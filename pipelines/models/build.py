@@ -6,6 +6,7 @@ readers never see half of a new version of the models.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,10 @@ _VIEW_COMMENT_DIALECTS = frozenset({"duckdb", "postgres", "redshift", "snowflake
 
 
 def build_models(
-    client: SqlClientBase[Any], select: str | None = None, sql_dir: Path = SQL_DIR
+    client: SqlClientBase[Any],
+    select: str | None = None,
+    sql_dir: Path = SQL_DIR,
+    declared: Collection[str] | None = None,
 ) -> list[str]:
     """Create or replace the view of every model (or of `select` and its upstream models) in
     one transaction, in dependency order, and return their qualified names.
@@ -39,10 +43,11 @@ def build_models(
     `client` is an open dlt SQL client (for example from `open_sql_client()` or
     `pipeline.sql_client()`). When a model fails, the transaction is rolled back, so the views
     that were there before stay as they were, and `ModelError` names the file and carries the
-    database's message.
+    database's message. A model reading a relation that is not a declared raw table (`declared`,
+    by default `declared_tables()`) fails before anything is built.
     """
     sql_dir = Path(sql_dir)
-    models = discover(sql_dir)
+    models = discover(sql_dir, declared)
     if select:
         models = select_models(models, select)
     if not models:

@@ -7,15 +7,18 @@ a missing model or a cycle fails before anything connects (and the tests can che
 
 from __future__ import annotations
 
+import difflib
 import graphlib
 import heapq
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
+
+from pipelines.models.sources import declared_tables
 
 SQL_DIR: Path = Path(__file__).resolve().parents[2] / "sql"
 """The repository's `sql/` folder: one sub-folder per schema, plus `audits/`."""
@@ -79,21 +82,24 @@ class Parsed:
     sources: tuple[str, ...]
 
 
-def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
+def discover(sql_dir: Path = SQL_DIR, declared: Collection[str] | None = None) -> list[Model]:
     """Return every model under `sql_dir`, in build (topological) order.
 
     Raises `ModelError` naming the files for a file that is not one `select`, a reference to a
-    model that does not exist, an unqualified table reference, or a dependency cycle.
+    model that does not exist, an unqualified table reference, a read of a relation that is not
+    a declared raw table (`declared`, by default `declared_tables()`), or a dependency cycle.
     """
     sql_dir = Path(sql_dir)
     paths = model_paths(sql_dir)
     schemas = model_schemas(sql_dir)
     known = {qualified(path.parent.name, path.stem): path for path in paths}
+    raw_tables = _declared(declared)
 
     models: dict[str, Model] = {}
     for path in paths:
         text = path.read_text(encoding="utf-8")
         parsed = parse(path, text, sql_dir, schemas, known)
+        _check_declared(path, parsed.sources, raw_tables, sql_dir)
         model = Model(
             schema=path.parent.name.lower(),
             name=path.stem.lower(),
@@ -108,18 +114,22 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
     return [models[name] for name in _topological_order(models, sql_dir)]
 
 
-def discover_audits(sql_dir: Path = SQL_DIR) -> list[Audit]:
-    """Return every audit in `sql_dir/audits/`, sorted by name."""
+def discover_audits(
+    sql_dir: Path = SQL_DIR, declared: Collection[str] | None = None
+) -> list[Audit]:
+    """Return every audit in `sql_dir/audits/`, sorted by name; the same errors as `discover`."""
     sql_dir = Path(sql_dir)
     audit_dir = sql_dir / AUDITS_DIR
     if not audit_dir.is_dir():
         return []
     schemas = model_schemas(sql_dir)
     known = {qualified(path.parent.name, path.stem): path for path in model_paths(sql_dir)}
+    raw_tables = _declared(declared)
     audits = []
     for path in sorted(audit_dir.glob("*.sql")):
         text = path.read_text(encoding="utf-8")
         parsed = parse(path, text, sql_dir, schemas, known)
+        _check_declared(path, parsed.sources, raw_tables, sql_dir)
         audits.append(
             Audit(
                 name=path.stem,
@@ -257,6 +267,44 @@ def relative(path: Path, sql_dir: Path) -> str:
         return path.resolve().relative_to(Path(sql_dir).resolve().parent).as_posix()
     except ValueError:
         return str(path)
+
+
+def _declared(declared: Collection[str] | None) -> frozenset[str]:
+    if declared is None:
+        return declared_tables()
+    return frozenset(name.lower() for name in declared)
+
+
+def _check_declared(
+    path: Path, sources: Iterable[str], declared: frozenset[str], sql_dir: Path
+) -> None:
+    """Raise `ModelError` when the file at `path` reads a relation that is not declared; the
+    one-line message names the file, the relation and the declared tables close to it."""
+    for name in sources:
+        if name in declared:
+            continue
+        close = _close_matches(name, declared)
+        hint = (
+            f"; did you mean {' or '.join(close)}?"
+            if close
+            else " (a source's tables come from its SourceEntry, apptsync's own from"
+            " DECLARED_TABLES in pipelines/models/sources.py)"
+        )
+        raise ModelError(
+            f"{relative(path, sql_dir)}: reads {name}, which is not a declared raw table{hint}",
+            [path],
+        )
+
+
+def _close_matches(name: str, declared: frozenset[str]) -> list[str]:
+    """The declared names most like `name`: those nearly as close as the closest one, so a
+    typo gets its table, not every table sharing the prefix."""
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, name, other).ratio(), other) for other in declared),
+        key=lambda item: (-item[0], item[1]),
+    )
+    best = scored[0][0] if scored else 0.0
+    return [other for ratio, other in scored[:3] if ratio >= max(0.8, best - 0.05)]
 
 
 def _topological_order(models: dict[str, Model], sql_dir: Path) -> list[str]:
