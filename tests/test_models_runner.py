@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from pipelines.models import (
     DECLARED_TABLES,
     SQL_DIR,
     ModelError,
+    WarehouseError,
     build_models,
     declared_tables,
     discover,
@@ -437,6 +440,54 @@ def test_open_sql_client_credentials_override_config(
     _build_tiny(tmp_path, credentials=str(tmp_path / "explicit.duckdb"))
     assert (tmp_path / "explicit.duckdb").exists()
     assert not (tmp_path / "config.duckdb").exists()
+
+
+HOLD_LOCK = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_warehouse_another_process_holds_is_one_line_naming_its_pid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.cli import main
+
+    path = tmp_path / "held.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        with pytest.raises(WarehouseError) as raised, open_sql_client(credentials=str(path)):
+            pass
+        message = str(raised.value)
+        assert message.startswith(f"the warehouse {path} is locked by PID {holder.pid} (")
+        assert message.endswith(
+            "): another apptsync run or DuckDB session has it open; try again when it has finished"
+        )
+
+        monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(path))
+        assert main(["models"]) == 1
+        assert capsys.readouterr().err == f"error: {message}\n"
+    finally:
+        holder.communicate(input="")
+    assert holder.returncode == 0
+
+
+def test_a_warehouse_that_cannot_be_opened_gives_the_database_reason(tmp_path: Path) -> None:
+    missing = tmp_path / "no_such_folder" / "warehouse.duckdb"
+    with pytest.raises(WarehouseError) as raised, open_sql_client(credentials=str(missing)):
+        pass
+    assert str(raised.value) == (
+        f'cannot open the warehouse (DuckDbSqlClient): IO Error: Cannot open file "{missing}":'
+        " No such file or directory"
+    )
 
 
 def test_build_models_takes_a_pipeline_sql_client(tmp_path: Path) -> None:

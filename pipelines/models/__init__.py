@@ -35,11 +35,12 @@ from pipelines.models.discovery import (
     select_models,
 )
 from pipelines.models.sources import DECLARED_TABLES, declared_tables
-from pipelines.models.warehouse import open_sql_client
+from pipelines.models.warehouse import WarehouseError, open_sql_client
 
 __all__ = [
     "DECLARED_TABLES",
     "SQL_DIR",
+    "WarehouseError",
     "Audit",
     "AuditResult",
     "Model",

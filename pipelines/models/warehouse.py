@@ -2,20 +2,34 @@
 database's own message out of dlt's wrapped errors.
 
 Why: `apptsync models` and `apptsync check` run without a source, and must not leave
-pipeline state behind; everything else in the runner only sees a `SqlClientBase`.
+pipeline state behind; everything else in the runner only sees a `SqlClientBase`. A warehouse
+that cannot be opened (most often: another process holds DuckDB's lock on the file) is one
+line naming the file and the process, not dlt's paragraph about credentials and the internet.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import dlt
+from dlt.destinations.exceptions import DestinationConnectionError
 from dlt.destinations.sql_client import SqlClientBase
 
 MODELS_DATASET = "reporting"
 """Default dataset of the SQL client that builds the models (every reference is qualified)."""
+
+_DUCKDB_LOCK = re.compile(
+    r'Could not set lock on file "(?P<path>[^"]+)": Conflicting lock is held in'
+    r" (?P<program>.+?) \(PID (?P<pid>\d+)\)"
+)
+"""DuckDB's message when another process has the file open for writing."""
+
+
+class WarehouseError(Exception):
+    """The warehouse cannot be opened; the one-line message says which and why."""
 
 
 @contextmanager
@@ -41,8 +55,29 @@ def open_sql_client(
             credentials = database_path()
         destination = dlt.destinations.duckdb(credentials=credentials)
     dataset = dlt.dataset(destination, dataset_name, schema=dlt.Schema("apptsync_models"))
-    with dataset.sql_client as client:
-        yield client
+    opened = False
+    try:
+        with dataset.sql_client as client:
+            opened = True
+            yield client
+    except DestinationConnectionError as ex:
+        if opened:  # not the opening: the caller's own error, passed on as it is
+            raise
+        raise WarehouseError(connection_message(ex)) from ex
+
+
+def connection_message(ex: DestinationConnectionError) -> str:
+    """One line for a warehouse that would not open: who holds a DuckDB file's lock, or else
+    the database's own reason (dlt's wrapper adds only advice about credentials)."""
+    reason = database_message(ex.inner_exc)
+    locked = _DUCKDB_LOCK.search(reason)
+    if locked:
+        return (
+            f"the warehouse {locked['path']} is locked by PID {locked['pid']}"
+            f" ({locked['program']}): another apptsync run or DuckDB session has it open;"
+            " try again when it has finished"
+        )
+    return f"cannot open the warehouse ({ex.client_type}): " + " ".join(reason.split())
 
 
 def database_message(ex: BaseException) -> str:
