@@ -204,6 +204,7 @@ def test_a_failing_model_names_its_file_and_leaves_earlier_views_intact(
     message = str(raised.value)
     assert message.startswith("sql/reporting/second.sql: Binder Error")
     assert "no_such_column" in message
+    assert "\n" not in message and "LINE" not in message
     assert raised.value.paths == (sql_dir / "reporting" / "second.sql",)
     # nothing of the failed build remains: not the new version, not the new schema
     assert views(client) == before

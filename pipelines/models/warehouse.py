@@ -81,6 +81,8 @@ def connection_message(ex: DestinationConnectionError) -> str:
 
 
 def database_message(ex: BaseException) -> str:
-    """The database's own message, without dlt's wrapper class."""
+    """The database's own message on one line, without dlt's wrapper class. DuckDB's `LINE n:`
+    pointer is left out: it points into the generated statement, not into the model's file."""
     inner = getattr(ex, "dbapi_exception", None) or ex
-    return str(inner).strip()
+    text = str(inner).split("\n\nLINE ", 1)[0]
+    return " ".join(text.split())
