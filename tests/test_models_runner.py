@@ -386,10 +386,9 @@ def test_each_model_is_transpiled_to_the_client_dialect(
 @pytest.mark.parametrize("dialect", ["postgres", "snowflake", "databricks", "redshift"])
 def test_the_repo_models_carry_over_to_other_warehouses(dialect: str) -> None:
     """Not a guarantee that they run there, but sqlglot knows how to write every construct."""
-    for item in [*discover(), *discover_audits()]:
-        sqlglot.transpile(
-            item.sql, read="duckdb", write=dialect, unsupported_level=ErrorLevel.RAISE
-        )
+    texts = [model.sql for model in discover()] + [audit.sql for audit in discover_audits()]
+    for text in texts:
+        sqlglot.transpile(text, read="duckdb", write=dialect, unsupported_level=ErrorLevel.RAISE)
 
 
 def test_the_repo_models_keep_their_layers() -> None:
