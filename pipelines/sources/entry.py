@@ -70,7 +70,7 @@ class SourceEntry:
     def raw_tables(self) -> list[str]:
         """Every table a sync lands in the dataset `name`: the flattened parent and child
         tables, then the quarantine and the scan ids. The models may read only these."""
-        return [*self.spec.table_sql, QUARANTINE_TABLE, SCAN_TABLE]
+        return [*(table.name for table in self.spec.tables), QUARANTINE_TABLE, SCAN_TABLE]
 
     def build(self, **options: Any) -> DltSource:
         """The configured source; options it does not support are refused, not ignored."""
