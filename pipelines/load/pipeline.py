@@ -19,6 +19,7 @@ from dlt.common.configuration.exceptions import (
     ConfigFieldMissingException,
     ConfigValueCannotBeCoercedException,
 )
+from dlt.common.destination import TLoaderFileFormat
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.pipeline import Pipeline
 
@@ -32,7 +33,7 @@ from pipelines.warehouse import warehouse_credentials
 
 logger = get_logger("apptsync.sync")
 
-PARQUET = "parquet"
+PARQUET: TLoaderFileFormat = "parquet"
 
 
 @dataclass

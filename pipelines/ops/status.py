@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,10 @@ def source_status(source: str) -> str:
         cursor = _cursor(pipeline.state, source)
         shown = cursor or "not set (next run is a full load)"
         lines.append(f"  cursor {get_source(source).cursor_field}: {shown}")
-        pending = pipeline.list_normalized_load_packages() + pipeline.list_extracted_load_packages()
+        pending = [
+            *pipeline.list_normalized_load_packages(),
+            *pipeline.list_extracted_load_packages(),
+        ]
         if pending:
             lines.append(
                 f"  {len(pending)} load package(s) pending: the next sync loads them first"
@@ -72,7 +76,7 @@ def source_status(source: str) -> str:
     return "\n".join(lines)
 
 
-def _cursor(state: dict[str, Any], source: str) -> Any:
+def _cursor(state: Mapping[str, Any], source: str) -> Any:
     resource = state.get("sources", {}).get(source, {}).get("resources", {})
     incremental = resource.get("appointments", {}).get("incremental", {})
     return incremental.get(get_source(source).cursor_field, {}).get("last_value")
