@@ -47,6 +47,9 @@ __all__ = [
 # A request refused under a credential that another thread had already replaced is sent
 # again under the newest one; this bounds how often, should credentials churn without end.
 MAX_REPLACED_CREDENTIAL_RETRIES = 10
+# Refreshes of one request whose new credential worked for other requests before it too was
+# refused: a credential revoked again, not a bad one.
+MAX_REVOKED_CREDENTIAL_REFRESHES = 5
 
 logger = get_logger("apptsync.http")
 
@@ -125,6 +128,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.retry = retry or RetryPolicy()
+        self._accepted = 0  # requests answered under their credential (any thread)
         self.error_message = error_message
         # Caps requests on the wire, not threads: a thread parsing a page holds no slot.
         self.budget = RequestBudget(requests_per_minute, max_in_flight)
@@ -159,11 +163,14 @@ class ApiClient:
         is worth retrying; `parse` runs in the calling thread and may raise `InvalidBody`.
 
         A refused credential is refreshed once; a second refusal of a credential that is
-        still current fails with `AuthError`. A refusal under a credential that was replaced
-        meanwhile (another thread refreshed it) is not counted: the request is sent again.
+        still current fails with `AuthError` — unless the refreshed one served other
+        requests before it was refused (revoked again, not bad; bounded). A refusal under a
+        credential that was replaced meanwhile (another thread refreshed it) is not counted:
+        the request is sent again.
         """
         query = [(k, _param(v)) for k, v in (params or [])]
-        rejections = replaced = 0
+        rejections = replaced = revoked = 0
+        accepted_at_refresh = 0
         while True:
             try:
                 return self.retry.run(lambda: self._attempt(path, query, parse))
@@ -173,6 +180,14 @@ class ApiClient:
                     logger.debug("refused under a replaced credential, sending again: %s", path)
                     continue
                 rejections += 1
+                if (
+                    rejections > 1
+                    and self._accepted > accepted_at_refresh
+                    and revoked < MAX_REVOKED_CREDENTIAL_REFRESHES
+                ):
+                    # the refreshed credential served other requests, then was revoked too
+                    revoked += 1
+                    rejections = 1
                 if rejections > 1 or self.auth is None:
                     raise AuthError(
                         f"credentials rejected twice: {expired.error.message}",
@@ -180,6 +195,7 @@ class ApiClient:
                         correlation_id=expired.error.correlation_id,
                         url=expired.error.url,
                     ) from None
+                accepted_at_refresh = self._accepted
                 logger.warning("credential rejected, refreshing it once: %s", expired.error)
 
     def send(
@@ -243,6 +259,7 @@ class ApiClient:
             error = self._error(response, shown, correlation_id)
             logger.error("%s", error)
             raise error
+        self._accepted += 1  # under the GIL; only ever compared, an exact count is not needed
         try:
             return parse(response.content)
         except (orjson.JSONDecodeError, InvalidBody):
