@@ -64,7 +64,7 @@ def test_second_sync_exits_75_while_the_first_holds_the_lock(
         assert main(["models"]) == LOCKED
         assert status_document([])["running"]["pid"] == first.pid
         status = run_apptsync("status")
-        assert status.stdout.startswith(f"running: apptsync sync is running (PID {first.pid}, ")
+        assert f"\nrunning: apptsync sync is running (PID {first.pid}, since " in status.stdout
     finally:
         held.release()
     assert first.wait() == 0, first.err()
