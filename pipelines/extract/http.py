@@ -20,6 +20,7 @@ import orjson
 from pipelines.extract.budget import RequestBudget
 from pipelines.extract.credentials import Credential
 from pipelines.extract.errors import ApiError, AuthError, InvalidBody
+from pipelines.extract.metrics import current_metrics
 from pipelines.extract.retry import (
     MAX_RETRY_AFTER_SECONDS,
     RETRYABLE_STATUSES,
@@ -130,6 +131,7 @@ class ApiClient:
         self.retry = retry or RetryPolicy()
         self._accepted = 0  # requests answered under their credential (any thread)
         self.error_message = error_message
+        self.metrics = current_metrics()  # page threads do not inherit the run's context
         # Caps requests on the wire, not threads: a thread parsing a page holds no slot.
         self.budget = RequestBudget(requests_per_minute, max_in_flight)
         self._client = httpx.Client(
@@ -173,7 +175,7 @@ class ApiClient:
         accepted_at_refresh = 0
         while True:
             try:
-                return self.retry.run(lambda: self._attempt(path, query, parse))
+                return self.retry.run(lambda: self._counted(path, query, parse))
             except _AuthExpired as expired:
                 if not expired.counts and replaced < MAX_REPLACED_CREDENTIAL_RETRIES:
                     replaced += 1
@@ -225,6 +227,17 @@ class ApiClient:
             return response
 
         return self.retry.run(attempt)
+
+    def _counted(
+        self, path: str, query: list[tuple[str, str]], parse: Callable[[bytes], Any]
+    ) -> Any:
+        """One attempt, counted for the run ledger: a request, and a retry if it failed so."""
+        self.metrics.add_request()
+        try:
+            return self._attempt(path, query, parse)
+        except Retryable:
+            self.metrics.add_retry()
+            raise
 
     def _attempt(
         self, path: str, query: list[tuple[str, str]], parse: Callable[[bytes], Any]
