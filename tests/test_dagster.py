@@ -68,7 +68,7 @@ def check_outcomes(result: Any) -> dict[str, bool]:
     return outcomes
 
 
-def source_metadata(result: Any, name: str) -> dict[str, int]:
+def source_metadata(result: Any, name: str) -> dict[str, Any]:
     """`name` per source, from the source assets' materialization metadata."""
     found = {}
     for event in result.get_asset_materialization_events():
