@@ -245,9 +245,9 @@ def audits_check(audits: Sequence[Audit], models: Sequence[Model]) -> dg.AssetCh
     specs = audit_specs(audits, models)
     targets = {spec.name: spec.asset_key for spec in specs}
 
-    @dg.multi_asset_check(
-        name="sql_audits", specs=specs, can_subset=True, required_resource_keys={RUN_LOCK}
-    )
+    # No run lock of its own: audits only read (as `apptsync check`); in the sync job they
+    # run inside the run's lock anyway.
+    @dg.multi_asset_check(name="sql_audits", specs=specs, can_subset=True)
     def sql_audits(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         selected = {key.name for key in context.selected_asset_check_keys}
         with open_sql_client(require_warehouse()) as client:
