@@ -86,7 +86,7 @@ class SyncConfig(dg.Config):
     """Page every id and mark deletions (only sources that support it; the others always do)."""
 
 
-class RunLock(dg.ConfigurableResource):  # type: ignore[type-arg]
+class RunLock(dg.ConfigurableResource):
     """apptsync's run lock (`pipelines.ops.lock`), held for a whole Dagster run.
 
     Why for the run and not per step: cron's `apptsync sync` must not slip in between the
