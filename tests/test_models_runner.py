@@ -472,9 +472,12 @@ def test_a_warehouse_another_process_holds_is_one_line_naming_its_pid(
             "): another apptsync run or DuckDB session has it open; try again when it has finished"
         )
 
+        # the command waits for the holder (apptsync.lock_wait_seconds), then exits 75
         monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(path))
-        assert main(["models"]) == 1
-        assert capsys.readouterr().err == f"error: {message}\n"
+        monkeypatch.setenv("APPTSYNC__LOCK_WAIT_SECONDS", "0")
+        assert main(["models"]) == 75
+        error = capsys.readouterr().err
+        assert len(error.splitlines()) == 1 and "lock" in error and f"PID {holder.pid}" in error
     finally:
         holder.communicate(input="")
     assert holder.returncode == 0
