@@ -156,7 +156,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"page every id and mark deletions ({reconciling}; the others always do)",
     )
     sync.add_argument("--no-models", action="store_true", help="skip building the SQL models")
+    sync.add_argument(
+        "--full-scan",
+        action="store_true",
+        help="with webhooks on, page the whole collection now instead of only merging events",
+    )
     sync.set_defaults(func=cmd_sync)
+    _add_webhooks_parser(sub)
 
     models = sub.add_parser("models", help="build the SQL models in dependency order")
     models.add_argument("--select", help="build this model and what it depends on")
@@ -202,6 +208,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_webhooks_parser(sub: Any) -> None:
+    receiving = [n for n, e in SOURCES.items() if e.receives_webhooks]
+    webhooks = sub.add_parser("webhooks", help="receive the APIs' webhook deliveries")
+    actions = webhooks.add_subparsers(dest="action", required=True)
+    serve = actions.add_parser("serve", help="verify deliveries and spool them for the next sync")
+    serve.add_argument("--source", choices=receiving, default=receiving[0])
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    serve.add_argument("--threads", type=int, default=8)
+    serve.set_defaults(func=cmd_webhooks_serve)
+
+
+def cmd_webhooks_serve(args: argparse.Namespace) -> int:
+    from pipelines.webhooks.receiver import serve
+    from pipelines.webhooks.settings import configured_webhook_settings
+
+    settings = configured_webhook_settings(SOURCES[args.source].config_section)
+    redactor.add(settings.secret)
+    serve(settings, args.host, args.port, threads=args.threads)
+    return 0
+
+
 EXAMPLES = {
     "sync": "apptsync sync --source valomnia -q",
     "models": "apptsync models --select fct_appointments",
@@ -211,6 +239,7 @@ EXAMPLES = {
     "demo": "apptsync demo --appointments 2000",
     "simulate": "apptsync simulate --port 8765 --appointments 100000",
     "reset": "apptsync reset pexip_engage --yes && apptsync sync --source pexip_engage",
+    "webhooks": "apptsync webhooks serve --host 127.0.0.1 --port 8787",
 }
 
 
@@ -245,7 +274,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     sources = [args.source] if args.source else list(SOURCES)
     results: list[SyncResult] = []
     try:
-        sync_sources(sources, reconcile=args.reconcile, into=results)
+        sync_sources(sources, reconcile=args.reconcile, full_scan=args.full_scan, into=results)
     except KeyboardInterrupt:
         print(interrupted(sources, results), file=sys.stderr)
         return 130
@@ -255,13 +284,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def sync_sources(
-    sources: Sequence[str], *, reconcile: bool = False, into: list[SyncResult] | None = None
+    sources: Sequence[str],
+    *,
+    reconcile: bool = False,
+    full_scan: bool = False,
+    into: list[SyncResult] | None = None,
 ) -> list[SyncResult]:
     """Each source in its own pipeline: one failing never stops the next. Each result is
     reported as it comes and kept in `into`, so an interrupted run can say what it kept."""
     results = [] if into is None else into
     for source in sources:
-        result = run_source(source, reconcile=reconcile)
+        result = run_source(source, reconcile=reconcile, full_scan=full_scan)
         results.append(result)
         if result.ok:
             say(format_result(result))

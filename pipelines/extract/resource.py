@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 logger = get_logger("apptsync.sync")
 
 ROUTE = "_apptsync_route"
+UNCOUNTED = "_apptsync_uncounted"  # the route of records that leave the cursor alone
 SCAN_TABLE = "_appointment_scan"
 SCAN_ID_COLUMN = "id"  # the one column of SCAN_TABLE: an id the complete scan returned
 PARENT_TABLE = "appointments"
@@ -78,6 +79,9 @@ class JsonRecords:
     """A batch of records still as JSON text (as the API sent them)."""
 
     texts: pa.Array
+    moves_cursor: bool = True
+    """False for records that dlt's incremental must neither filter nor count (webhook
+    events: they arrive out of order, and only a complete scan may move the cursor)."""
 
 
 @dataclass
@@ -121,7 +125,7 @@ def appointments_resource(
                     table = quarantine_table(spec.source, PARENT_TABLE, result.quarantined, id_name)
                     yield _carrier(table, QUARANTINE_TABLE, spec)
                 if result.good is not None and result.good.num_rows:
-                    yield result.good
+                    yield result.good if item.moves_cursor else _uncounted(result.good, spec)
         finally:
             ctx.flattener.close()
             reader.close()
@@ -179,6 +183,26 @@ def _carrier(table: pa.Table, route: str, spec: ResourceSpec) -> pa.Table:
     return carried.replace_schema_metadata({ROUTE: route})
 
 
+def _uncounted(table: pa.Table, spec: ResourceSpec) -> pa.Table:
+    """Typed rows that pass dlt's incremental as a carrier; `_counted_again` restores them."""
+    id_name, cursor_name = spec.schema.id_field, spec.schema.cursor_field
+    n = table.num_rows
+    for name in (id_name, cursor_name):
+        column = table.column(name)
+        table = table.set_column(
+            table.schema.get_field_index(name), name, pa.nulls(n, column.type)
+        ).append_column(f"{UNCOUNTED}{name}", column)
+    return table.append_column(ROUTE, pa.array([UNCOUNTED] * n, pa.string()))
+
+
+def _counted_again(batch: pa.Table, id_name: str, cursor_name: str) -> pa.Table:
+    for name in (id_name, cursor_name):
+        kept = batch.column(f"{UNCOUNTED}{name}")
+        batch = batch.set_column(batch.schema.get_field_index(name), name, kept)
+        batch = batch.drop_columns([f"{UNCOUNTED}{name}"])
+    return batch.drop_columns([ROUTE])
+
+
 def _ids_table(ids: Iterable[Any], id_type: pa.DataType) -> pa.Table:
     """The scanned ids plus one null row: it carries the load id even when the collection
     is empty, so the clean-up can tell "scanned, found nothing" from "not scanned"."""
@@ -189,6 +213,8 @@ def _flatten_step(
     ctx: RunContext, id_name: str, cursor_name: str
 ) -> Callable[[pa.Table], Iterator[Any]]:
     def flatten(batch: pa.Table) -> Iterator[Any]:
+        if ROUTE in batch.column_names and batch.column(ROUTE)[0].as_py() == UNCOUNTED:
+            batch = _counted_again(batch, id_name, cursor_name)
         if ROUTE in batch.column_names:
             metadata = batch.schema.metadata or {}
             route = metadata.get(ROUTE.encode(), b"").decode() or batch.column(ROUTE)[0].as_py()

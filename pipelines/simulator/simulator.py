@@ -21,6 +21,7 @@ from .settings import Settings
 from .stores import PexipStore, ValomniaStore
 from .traffic import Traffic
 from .valomnia_api import ValomniaApi
+from .webhooks import WebhookSender
 
 
 class Simulator:
@@ -81,6 +82,7 @@ class Simulator:
         self._address = (host, port)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
+        self._senders: list[WebhookSender] = []
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -99,6 +101,9 @@ class Simulator:
 
     def stop(self) -> None:
         """Stop serving and close every connection (idempotent)."""
+        for sender in self._senders:
+            sender.stop()
+        self._senders.clear()
         server, self._server = self._server, None
         if server is None:
             return
@@ -164,6 +169,13 @@ class Simulator:
     def expire_sessions(self) -> None:
         """Every Valomnia session opened so far is rejected from now on."""
         self._app.valomnia.sessions.expire_all()
+
+    def send_webhooks(self, url: str, **options: Any) -> WebhookSender:
+        """POST every Pexip change from now on to `url`, the vendor's way (see
+        `webhooks.WebhookSender` for the options: secret, retry delays, faults)."""
+        sender = WebhookSender(self.pexip, url, **options)
+        self._senders.append(sender)
+        return sender
 
     def _traffic(self, api: str) -> Traffic:
         if api not in APIS:

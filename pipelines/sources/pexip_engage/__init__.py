@@ -19,6 +19,7 @@ from typing import Any
 
 import dlt
 import pendulum
+from dlt.common.typing import TSecretStrValue
 from dlt.extract.incremental import Incremental
 from dlt.extract.resource import DltResource
 
@@ -41,6 +42,15 @@ from pipelines.extract.resource import (
 from pipelines.sources.entry import SourceEntry
 from pipelines.sources.pexip_engage.auth import ClientCredentialsAuth
 from pipelines.sources.pexip_engage.scan import scan
+from pipelines.webhooks import settings as hook_defaults
+from pipelines.webhooks.merge import (
+    commit_spooled_events,
+    full_scan_due,
+    record_full_scan,
+    spooled_batches,
+    warehouse_versions,
+)
+from pipelines.webhooks.settings import webhook_settings
 from pipelines.sources.pexip_engage.settings import (
     APPOINTMENTS_PATH,
     ARRAY_FILTERS,
@@ -82,8 +92,23 @@ def pexip_engage(
     max_attempts: int = 6,
     backoff_seconds: float = 0.5,
     timeout_seconds: float = 30.0,
+    webhooks: bool = False,
+    webhook_secret: TSecretStrValue | None = None,
+    webhook_signature: str = hook_defaults.DEFAULT_SIGNATURE,
+    webhook_signature_header: str = hook_defaults.DEFAULT_SIGNATURE_HEADER,
+    webhook_spool_dir: str | None = None,
+    full_scan_every: str = hook_defaults.DEFAULT_FULL_SCAN_EVERY,
+    webhook_event_id_path: str = hook_defaults.DEFAULT_EVENT_ID_PATH,
+    webhook_event_type_path: str = hook_defaults.DEFAULT_EVENT_TYPE_PATH,
+    webhook_event_data_path: str = hook_defaults.DEFAULT_EVENT_DATA_PATH,
+    full_scan: bool = False,
 ) -> DltResource:
-    """The Pexip Engage source. Every setting is checked here, before any request."""
+    """The Pexip Engage source. Every setting is checked here, before any request.
+
+    With `webhooks`, a run merges the events `apptsync webhooks serve` spooled and makes no
+    request, unless a full scan is due (`full_scan_every` since the last complete one, or
+    `full_scan`, the run option of `apptsync sync --full-scan`): then it pages everything.
+    """
     enterprise = require_text(f"{KEY}.enterprise", enterprise)
     client_id = require_text(f"{KEY}.client_id", client_id)
     client_secret = require_text(f"{KEY}.client_secret", client_secret)
@@ -101,8 +126,57 @@ def pexip_engage(
     timeout = require_seconds(f"{KEY}.timeout_seconds", timeout_seconds, 600)
     params = filter_params(filters) + window_params(window_from, window_to)
     whole_collection = not params
+    hooks = webhook_settings(
+        KEY,
+        webhooks=webhooks,
+        webhook_secret=webhook_secret,
+        webhook_signature=webhook_signature,
+        webhook_signature_header=webhook_signature_header,
+        webhook_spool_dir=webhook_spool_dir,
+        full_scan_every=full_scan_every,
+        webhook_event_id_path=webhook_event_id_path,
+        webhook_event_type_path=webhook_event_type_path,
+        webhook_event_data_path=webhook_event_data_path,
+    )
+    if hooks.enabled and not whole_collection:
+        raise ConfigError(
+            f"{KEY}.webhooks",
+            "needs the whole collection: events cannot be filtered like a scan "
+            "(remove filters, window_from and window_to)",
+        )
 
     def batches(updated: Incremental[Any], ctx: RunContext) -> Iterator[JsonRecords | ScanIds]:
+        state = dlt.current.resource_state()
+        now = pendulum.now("UTC")
+        if not hooks.enabled:
+            state.pop("webhook_run", None)
+        else:
+            pipeline = dlt.current.pipeline()
+
+            def versions(ids: list[str]) -> Any:
+                return warehouse_versions(pipeline, SPEC.schema.cursor_field, ids)
+
+            scan_now = (
+                full_scan
+                or full_scan_due(state, hooks.full_scan_every_seconds, now)
+                or versions([]) is None  # no warehouse table yet
+            )
+            yield from spooled_batches(
+                hooks,
+                state,
+                merge=not scan_now,
+                id_field=SPEC.schema.id_field,
+                cursor_field=SPEC.schema.cursor_field,
+                versions=versions,
+                batch_records=batch_records,
+            )
+            if not scan_now:
+                return
+        yield from full_scan_batches(updated)
+        if whole_collection:
+            record_full_scan(state, now)
+
+    def full_scan_batches(updated: Incremental[Any]) -> Iterator[JsonRecords | ScanIds]:
         auth = ClientCredentialsAuth(token_url, client_id, client_secret)
         with ApiClient(
             base_url,
@@ -179,4 +253,7 @@ ENTRY = SourceEntry(
     factory=pexip_engage,
     spec=SPEC,
     simulator_settings=simulator_settings,
+    run_options=frozenset({"full_scan"}),
+    after_load=commit_spooled_events,
+    receives_webhooks=True,
 )
