@@ -45,7 +45,10 @@ def answering(statuses: Callable[[int], tuple[str, float]]) -> Iterator[tuple[st
 
 
 def test_every_change_is_delivered_once_signed_with_the_full_appointment():
-    with Simulator(appointments=20, seed=3) as sim, answering(lambda k: ("200 OK", 0)) as (url, seen):
+    with (
+        Simulator(appointments=20, seed=3) as sim,
+        answering(lambda k: ("200 OK", 0)) as (url, seen),
+    ):
         sender = sim.send_webhooks(url, secret="s3cret", retry_delays=DELAYS)
         ids = sim.pexip.ids()
         sim.pexip.update(ids[:2])
@@ -54,7 +57,12 @@ def test_every_change_is_delivered_once_signed_with_the_full_appointment():
         assert sender.wait_idle()
 
     events = [orjson.loads(body) for _, body, _ in seen]
-    assert sorted(e["type"] for e in events) == ["CREATE", "DELETE", "GENERIC_UPDATE", "GENERIC_UPDATE"]
+    assert sorted(e["type"] for e in events) == [
+        "CREATE",
+        "DELETE",
+        "GENERIC_UPDATE",
+        "GENERIC_UPDATE",
+    ]
     by_id = {e["data"]["id"]: e for e in events}
     assert set(by_id) == {ids[0], ids[1], created[0], ids[5]}
     assert by_id[ids[0]]["data"]["internalNotes"] == "Revision 1"
@@ -64,7 +72,10 @@ def test_every_change_is_delivered_once_signed_with_the_full_appointment():
 
 
 def test_a_failing_receiver_gets_three_attempts_then_the_event_is_dropped():
-    with Simulator(appointments=5, seed=3) as sim, answering(lambda k: ("500 Oops", 0)) as (url, seen):
+    with (
+        Simulator(appointments=5, seed=3) as sim,
+        answering(lambda k: ("500 Oops", 0)) as (url, seen),
+    ):
         sender = sim.send_webhooks(url, retry_delays=DELAYS)
         sim.pexip.update(sim.pexip.ids()[:1])
         assert sender.wait_idle()
@@ -104,7 +115,10 @@ def test_an_unreachable_receiver_means_dropped_events():
 
 
 def test_duplicates_drops_and_reordering_happen_on_demand():
-    with Simulator(appointments=10, seed=3) as sim, answering(lambda k: ("200 OK", 0)) as (url, seen):
+    with (
+        Simulator(appointments=10, seed=3) as sim,
+        answering(lambda k: ("200 OK", 0)) as (url, seen),
+    ):
         sender = sim.send_webhooks(url, retry_delays=DELAYS, workers=1)
         ids = sim.pexip.ids()
         sender.drop_next(1)

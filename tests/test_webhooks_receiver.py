@@ -28,7 +28,9 @@ from tests.webhook_helpers import (
 APPOINTMENT = {"id": "a-1", "updatedAt": "2026-03-01T10:00:00.000Z", "status": "ACCEPTED"}
 
 
-def settings_from_env(monkeypatch: pytest.MonkeyPatch, spool: Path, **extra: str) -> WebhookSettings:
+def settings_from_env(
+    monkeypatch: pytest.MonkeyPatch, spool: Path, **extra: str
+) -> WebhookSettings:
     values = {"WEBHOOK_SPOOL_DIR": str(spool), "WEBHOOK_SECRET": SECRET, **extra}
     for key, value in values.items():
         monkeypatch.setenv(f"SOURCES__PEXIP_ENGAGE__{key}", value)

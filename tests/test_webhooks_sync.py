@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.load.pipeline import run_source
+from pipelines.load.pipeline import SyncResult, run_source
 from pipelines.simulator import Simulator
 from pipelines.webhooks.settings import WebhookSettings
 from pipelines.webhooks.spool import DONE, READY
@@ -33,7 +33,7 @@ def hooks(pexip: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     return settings
 
 
-def sync(full_scan: bool = False) -> object:
+def sync(full_scan: bool = False) -> SyncResult:
     return assert_ok(run_source(DATASET, full_scan=full_scan))
 
 
@@ -61,7 +61,9 @@ def test_an_events_only_sync_makes_no_request_and_lands_every_change(
 
 
 def notes(warehouse: Path, ident: str) -> str | None:
-    return scalar(warehouse, f"select internal_notes from {DATASET}.appointments where id = ?", ident)
+    return scalar(
+        warehouse, f"select internal_notes from {DATASET}.appointments where id = ?", ident
+    )
 
 
 def test_duplicated_and_reordered_deliveries_end_exactly_at_the_api_state(
@@ -168,9 +170,7 @@ def test_dropped_deliveries_are_recovered_by_the_next_full_scan(
     assert_warehouse_is_the_api(pexip, warehouse)
 
 
-@pytest.mark.parametrize(
-    ("every", "scans"), [("24h", False), ("0s", True)], ids=["not-due", "due"]
-)
+@pytest.mark.parametrize(("every", "scans"), [("24h", False), ("0s", True)], ids=["not-due", "due"])
 def test_a_sync_pages_the_collection_only_when_a_full_scan_is_due(
     pexip: Simulator,
     monkeypatch: pytest.MonkeyPatch,
@@ -203,9 +203,7 @@ def test_a_malformed_appointment_in_an_event_is_quarantined(
         assert post(url, envelope({**good, "updatedAt": "yesterday"}, "e2")) == 200
     sync()
 
-    quarantined = rows(
-        warehouse, f"select record_id, reason from {DATASET}._quarantine order by 1"
-    )
+    quarantined = rows(warehouse, f"select record_id, reason from {DATASET}._quarantine order by 1")
     assert quarantined == [
         (good["id"], "unparsable date in updatedAt: yesterday"),
         ("no-version", "missing updatedAt"),

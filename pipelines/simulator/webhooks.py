@@ -155,8 +155,9 @@ class WebhookSender:
             for record in records:
                 if change == "delete":
                     record = {**record, "updatedAt": stamp}
+                event_id = str(uuid.UUID(int=self._rng.getrandbits(128)))
                 event = {
-                    "id": str(uuid.UUID(int=self._rng.getrandbits(128))),
+                    "id": event_id,
                     "type": EVENT_TYPES[change],
                     "createdAt": stamp,
                     "data": record,
@@ -164,14 +165,14 @@ class WebhookSender:
                 self.events.append(event)
                 if self._drop_next:
                     self._drop_next -= 1
-                    self.dropped.append(event["id"])
+                    self.dropped.append(event_id)
                     continue
                 copies = 1
                 if self._duplicate_next:
                     self._duplicate_next -= 1
                     copies = 2
                 for _ in range(copies):
-                    delivery = _Delivery(event["id"], orjson.dumps(event))
+                    delivery = _Delivery(event_id, orjson.dumps(event))
                     if self._held is not None:
                         self._held.append(delivery)
                     else:
@@ -206,7 +207,9 @@ class WebhookSender:
     def _attempt(self, delivery: _Delivery) -> None:
         ok = False
         try:
-            answer = self._client.post(self.url, content=delivery.body, headers=self._headers(delivery.body))
+            answer = self._client.post(
+                self.url, content=delivery.body, headers=self._headers(delivery.body)
+            )
             ok = 200 <= answer.status_code < 300
         except httpx.HTTPError:
             ok = False

@@ -31,7 +31,7 @@ from pipelines.extract.resource import DELETED_COLUMN, PARENT_TABLE, JsonRecords
 from pipelines.redaction import get_logger
 from pipelines.webhooks.envelope import is_deletion
 from pipelines.webhooks.settings import WebhookSettings
-from pipelines.webhooks.spool import SpooledEvent, Spool
+from pipelines.webhooks.spool import Spool, SpooledEvent
 
 logger = get_logger("apptsync.webhooks")
 

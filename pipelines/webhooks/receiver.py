@@ -37,7 +37,9 @@ def _answer(start: StartResponse, status: str, payload: dict[str, Any]) -> list[
     return [body]
 
 
-def make_app(settings: WebhookSettings, spool: Spool) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+def make_app(
+    settings: WebhookSettings, spool: Spool
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """The WSGI application."""
     header_key = "HTTP_" + settings.signature_header.upper().replace("-", "_")
 
@@ -55,7 +57,9 @@ def make_app(settings: WebhookSettings, spool: Spool) -> Callable[[dict[str, Any
             return _answer(start, "413 Content Too Large", {"error": "body too large"})
         body = environ["wsgi.input"].read(length) if length else b""
         if not signature_valid(settings, body, environ.get(header_key)):
-            logger.warning("refused a delivery with a missing or wrong %s", settings.signature_header)
+            logger.warning(
+                "refused a delivery with a missing or wrong %s", settings.signature_header
+            )
             return _answer(start, "401 Unauthorized", {"error": "missing or wrong signature"})
         try:
             delivery = parse_delivery(settings, body)

@@ -70,11 +70,15 @@ def webhook_settings(
         secret = require_text(f"{section}.webhook_secret", str(webhook_secret))
     header = require_text(f"{section}.webhook_signature_header", webhook_signature_header)
     if not _HEADER.match(header):
-        raise ConfigError(f"{section}.webhook_signature_header", f"is not a header name: {header!r}")
+        raise ConfigError(
+            f"{section}.webhook_signature_header", f"is not a header name: {header!r}"
+        )
     return WebhookSettings(
         enabled=webhooks,
         secret=secret,
-        signature=require_choice(f"{section}.webhook_signature", webhook_signature, SIGNATURE_SCHEMES),
+        signature=require_choice(
+            f"{section}.webhook_signature", webhook_signature, SIGNATURE_SCHEMES
+        ),
         signature_header=header,
         spool_dir=spool_dir(section, webhook_spool_dir),
         full_scan_every_seconds=parse_duration(f"{section}.full_scan_every", full_scan_every),
@@ -98,14 +102,14 @@ def configured_webhook_settings(section: str) -> WebhookSettings:
         "webhook_event_type_path",
         "webhook_event_data_path",
     ):
-        value = dlt.config.get(f"{section}.{name}")
+        value: Any = dlt.config.get(f"{section}.{name}")
         if value is not None:
             values[name] = value
     if isinstance(values.get("webhooks"), str):
         values["webhooks"] = {"true": True, "false": False}.get(
             values["webhooks"].strip().lower(), values["webhooks"]
         )
-    secret = dlt.secrets.get(f"{section}.webhook_secret")
+    secret: Any = dlt.secrets.get(f"{section}.webhook_secret")
     return webhook_settings(section, webhook_secret=secret, **values)
 
 
@@ -122,7 +126,9 @@ def envelope_path(key: str, value: Any) -> tuple[str, ...]:
     text = require_text(key, value)
     parts = tuple(text.split("."))
     if any(not part.strip() for part in parts):
-        raise ConfigError(key, f"must be a dotted path such as data or payload.appointment, got {text!r}")
+        raise ConfigError(
+            key, f"must be a dotted path such as data or payload.appointment, got {text!r}"
+        )
     return parts
 
 

@@ -111,7 +111,9 @@ class Spool:
                 f.seek(-1, os.SEEK_END)
                 last = f.read(1)
             if last != b"\n":
-                logger.warning("ending a torn last line of %s (a receiver stopped mid-write)", active)
+                logger.warning(
+                    "ending a torn last line of %s (a receiver stopped mid-write)", active
+                )
                 self._append(b"\n")
 
     def append(self, event_id: str, event_type: str, data: dict[str, Any]) -> None:
@@ -169,7 +171,9 @@ class Spool:
                     event = _parse_line(line, segment)
                     if event is None:
                         if line.strip():
-                            logger.warning("skipped a torn line %d of spool segment %s", number, segment)
+                            logger.warning(
+                                "skipped a torn line %d of spool segment %s", number, segment
+                            )
                         continue
                     yield event
 

@@ -42,15 +42,6 @@ from pipelines.extract.resource import (
 from pipelines.sources.entry import SourceEntry
 from pipelines.sources.pexip_engage.auth import ClientCredentialsAuth
 from pipelines.sources.pexip_engage.scan import scan
-from pipelines.webhooks import settings as hook_defaults
-from pipelines.webhooks.merge import (
-    commit_spooled_events,
-    full_scan_due,
-    record_full_scan,
-    spooled_batches,
-    warehouse_versions,
-)
-from pipelines.webhooks.settings import webhook_settings
 from pipelines.sources.pexip_engage.settings import (
     APPOINTMENTS_PATH,
     ARRAY_FILTERS,
@@ -70,6 +61,15 @@ from pipelines.sources.pexip_engage.settings import (
     TABLES,
     TOKEN_PATH,
 )
+from pipelines.webhooks import settings as hook_defaults
+from pipelines.webhooks.merge import (
+    commit_spooled_events,
+    full_scan_due,
+    record_full_scan,
+    spooled_batches,
+    warehouse_versions,
+)
+from pipelines.webhooks.settings import webhook_settings
 
 SPEC = resource_spec(SOURCE_NAME, RECORD_SCHEMA, TABLES, ID_ARROW_TYPE)
 
