@@ -203,6 +203,8 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--appointments", type=_positive, default=5000, help="per source")
     simulate.add_argument("--seed", type=int, default=42)
     simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--webhook-url", help="deliver every Pexip change here as a webhook")
+    simulate.add_argument("--webhook-secret", help="sign deliveries (HMAC-SHA256, X-Signature)")
     simulate.set_defaults(func=cmd_simulate)
     _document(sub)
     return parser
@@ -406,7 +408,14 @@ def cmd_reset(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from pipelines.simulator import serve
 
-    serve(port=args.port, appointments=args.appointments, seed=args.seed, host=args.host)
+    serve(
+        port=args.port,
+        appointments=args.appointments,
+        seed=args.seed,
+        host=args.host,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+    )
     return 0
 
 

@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ties-per-second", type=float, default=5)
     parser.add_argument("--max-limit", type=int, default=1000)
     parser.add_argument("--session-expiry", choices=("redirect", "401"), default="redirect")
+    parser.add_argument("--webhook-url", help="deliver every Pexip change here as a webhook")
+    parser.add_argument("--webhook-secret", help="sign deliveries (HMAC-SHA256 in X-Signature)")
     args = parser.parse_args(argv)
     serve(
         args.port,
@@ -28,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
         ties_per_second=args.ties_per_second,
         max_limit=args.max_limit,
         session_expiry=args.session_expiry,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
     )
 
 

@@ -183,9 +183,20 @@ class Simulator:
         return self._app.traffic[api]
 
 
-def serve(port: int, appointments: int, seed: int, host: str = "127.0.0.1", **kwargs: Any) -> None:
-    """Serve both APIs until Ctrl-C (for `apptsync simulate` and `python -m`)."""
+def serve(
+    port: int,
+    appointments: int,
+    seed: int,
+    host: str = "127.0.0.1",
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """Serve both APIs until Ctrl-C (for `apptsync simulate` and `python -m`); with
+    `webhook_url`, every Pexip change is also delivered there as a webhook."""
     sim = Simulator(appointments, seed=seed, host=host, port=port, **kwargs).start()
+    if webhook_url:
+        sim.send_webhooks(webhook_url, secret=webhook_secret)
     s = sim.settings
     print(
         f"apptsync simulator on {sim.url} - pexip: enterprise={s.enterprise} "
