@@ -227,7 +227,6 @@ def cmd_webhooks_serve(args: argparse.Namespace) -> int:
     from pipelines.webhooks.settings import configured_webhook_settings
 
     settings = configured_webhook_settings(SOURCES[args.source].config_section)
-    redactor.add(settings.secret)
     serve(settings, args.host, args.port, threads=args.threads)
     return 0
 

@@ -13,6 +13,7 @@ import orjson
 
 from pipelines.simulator import Simulator
 from pipelines.webhooks.envelope import sign
+from pipelines.webhooks.receiver import BackgroundServer
 
 DELAYS = (0.05, 0.2)
 
@@ -34,14 +35,8 @@ def answering(statuses: Callable[[int], tuple[str, float]]) -> Iterator[tuple[st
         start(status, [("Content-Length", "0")])
         return [b""]
 
-    server: Any = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}/", seen
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
+    with BackgroundServer(create_server(app, host="127.0.0.1", port=0, threads=4)) as server:
+        yield server.url, seen
 
 
 def test_every_change_is_delivered_once_signed_with_the_full_appointment():

@@ -301,3 +301,26 @@ def test_bad_webhook_settings_fail_before_the_first_request_naming_the_key(
     assert f"'sources.pexip_engage.{key}'" in (result.error or "")
     assert f"SOURCES__PEXIP_ENGAGE__{key.upper()}" in (result.error or "")
     assert pexip.request_count("pexip") == 0
+
+
+def test_a_delivery_that_arrives_while_a_sync_runs_waits_for_the_next(
+    pexip: Simulator, hooks: WebhookSettings, warehouse: Path
+):
+    ident = pexip.pexip.ids()[-1]
+    with receiver(hooks) as url:
+        sender = pexip.send_webhooks(url, secret=SECRET, **FAST_RETRIES)
+        pexip.pexip.tick(5)
+        # during the scan's first request, after the sync claimed the spool
+        pexip.after_request("pexip", 1, lambda: pexip.pexip.update([ident]))
+        sync(full_scan=True)
+        assert sender.wait_idle()
+        assert sender.delivered == [sender.events[0]["id"]]
+        assert spooled_ids(hooks.spool_dir) == sender.delivered  # active, not committed
+        assert list((hooks.spool_dir / READY).iterdir()) == []
+
+        pexip.reset_counters()
+        sync()
+
+    assert notes(warehouse, ident) == "Revision 1"
+    assert pexip.request_count("pexip") == 0
+    assert_warehouse_is_the_api(pexip, warehouse)

@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,9 +17,9 @@ import pytest
 
 from pipelines.simulator import Simulator
 from pipelines.webhooks.envelope import sign
-from pipelines.webhooks.receiver import make_app
+from pipelines.webhooks.receiver import background_receiver
 from pipelines.webhooks.settings import WebhookSettings, configured_webhook_settings
-from pipelines.webhooks.spool import ACTIVE, DONE, READY, REJECTED, Spool
+from pipelines.webhooks.spool import ACTIVE, DONE, READY, REJECTED
 from tests.utils import configure_pexip, rows
 
 DATASET = "pexip_engage"
@@ -47,19 +46,9 @@ def configure_webhooks(
 
 @contextmanager
 def receiver(settings: WebhookSettings) -> Iterator[str]:
-    """`apptsync webhooks serve`'s app on waitress in this process, on a free port."""
-    from waitress.server import create_server
-
-    spool = Spool(settings.spool_dir)
-    spool.repair_tail()
-    server: Any = create_server(make_app(settings, spool), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}/"
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
+    """`apptsync webhooks serve`'s server on a thread of this process, on a free port."""
+    with background_receiver(settings) as running:
+        yield running.url
 
 
 class ReceiverProcess:

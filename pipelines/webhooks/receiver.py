@@ -13,6 +13,7 @@ Answers: 200 accepted (spooled and fsynced); 400 malformed (kept in `rejected/`)
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -73,15 +74,15 @@ def make_app(
     return app
 
 
-def serve(settings: WebhookSettings, host: str, port: int, threads: int = THREADS) -> None:
-    """Serve until interrupted; prints the listening URL first (port 0 picks a free one)."""
+def create(settings: WebhookSettings, host: str, port: int, threads: int = THREADS) -> Any:
+    """A waitress server for the receiver, bound but not yet running."""
     from waitress.server import create_server
 
     spool = Spool(settings.spool_dir)
     spool.repair_tail()
     if settings.secret is None:
         logger.warning("no webhook_secret configured: deliveries are accepted unverified")
-    server: Any = create_server(
+    return create_server(
         make_app(settings, spool),
         host=host,
         port=port,
@@ -89,6 +90,40 @@ def serve(settings: WebhookSettings, host: str, port: int, threads: int = THREAD
         max_request_body_size=MAX_BODY_BYTES + 1,
         ident="apptsync",
     )
+
+
+class BackgroundServer:
+    """A waitress server on a thread of this process, for tests and for embedding."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.url = f"http://{server.effective_host}:{server.effective_port}/"
+        self._thread = threading.Thread(target=server.run, name="apptsync-webhooks")
+
+    def __enter__(self) -> BackgroundServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Closes every channel from the server's own loop (waitress is not thread-safe),
+        which ends the loop, then stops its workers."""
+        from waitress import wasyncore
+
+        server = self.server
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        self._thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
+
+
+def background_receiver(
+    settings: WebhookSettings, host: str = "127.0.0.1", port: int = 0
+) -> BackgroundServer:
+    return BackgroundServer(create(settings, host, port, threads=4))
+
+
+def serve(settings: WebhookSettings, host: str, port: int, threads: int = THREADS) -> None:
+    """Serve until interrupted; prints the listening URL first (port 0 picks a free one)."""
+    server = create(settings, host, port, threads)
     print(
         f"receiving webhooks on http://{host}:{server.effective_port} into {settings.spool_dir}",
         flush=True,

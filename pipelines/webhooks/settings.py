@@ -16,6 +16,7 @@ from typing import Any
 import dlt
 
 from pipelines.config import ConfigError, require_choice, require_text
+from pipelines.redaction import redactor
 
 HMAC_SHA256 = "hmac-sha256"
 SHARED_SECRET = "shared-secret"
@@ -68,6 +69,7 @@ def webhook_settings(
     secret = None
     if webhook_secret is not None and str(webhook_secret) != "":
         secret = require_text(f"{section}.webhook_secret", str(webhook_secret))
+        redactor.add(secret)
     header = require_text(f"{section}.webhook_signature_header", webhook_signature_header)
     if not _HEADER.match(header):
         raise ConfigError(
