@@ -18,16 +18,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import dlt
 import orjson
 import pyarrow as pa
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.extract.incremental import Incremental
 from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.extract.resource import DELETED_COLUMN, PARENT_TABLE, JsonRecords
+from pipelines.extract.flatten import RecordSchema
+from pipelines.extract.resource import (
+    DELETED_COLUMN,
+    PARENT_TABLE,
+    JsonRecords,
+    RunContext,
+    ScanIds,
+)
 from pipelines.redaction import get_logger
 from pipelines.webhooks.envelope import is_deletion
 from pipelines.webhooks.settings import WebhookSettings
@@ -43,6 +53,8 @@ Versions = Mapping[str, tuple[datetime | None, datetime | None]]
 """appointment id -> (its row's cursor value, its `deleted_at`) in the warehouse"""
 VersionLookup = Callable[[list[str]], Versions | None]
 """The warehouse's versions of these ids; None when the table does not exist yet."""
+Batch = JsonRecords | ScanIds
+Batches = Callable[[Incremental[Any], RunContext], Iterator[Batch]]
 
 
 @dataclass
@@ -169,6 +181,50 @@ def spooled_batches(
     for start in range(0, len(plan.records), batch_records):
         chunk = plan.records[start : start + batch_records]
         yield JsonRecords(pa.array(chunk, pa.string()), moves_cursor=False)
+
+
+def events_first(
+    settings: WebhookSettings,
+    scan: Batches,
+    *,
+    schema: RecordSchema,
+    full_scan: bool,
+    complete: bool,
+    batch_records: int,
+) -> Batches:
+    """Wrap a source's scan: with webhooks on, merge the spooled events and scan only when a
+    full scan is due (`full_scan_every`, `full_scan`, or no warehouse table yet). A scan of
+    the whole collection (`complete`) that finishes is recorded as the last full scan."""
+
+    def batches(updated: Incremental[Any], ctx: RunContext) -> Iterator[Batch]:
+        state = dlt.current.resource_state()
+        now = datetime.now(UTC)
+        if not settings.enabled:
+            state.pop(RUN_STATE, None)
+        else:
+            pipeline = dlt.current.pipeline()
+            versions = partial(warehouse_versions, pipeline, schema.cursor_field)
+            scan_now = (
+                full_scan
+                or full_scan_due(state, settings.full_scan_every_seconds, now)
+                or versions([]) is None  # no warehouse table yet
+            )
+            yield from spooled_batches(
+                settings,
+                state,
+                merge=not scan_now,
+                id_field=schema.id_field,
+                cursor_field=schema.cursor_field,
+                versions=versions,
+                batch_records=batch_records,
+            )
+            if not scan_now:
+                return
+        yield from scan(updated, ctx)
+        if complete:
+            record_full_scan(state, now)
+
+    return batches
 
 
 def warehouse_versions(pipeline: Pipeline, cursor_field: str, ids: list[str]) -> Versions | None:

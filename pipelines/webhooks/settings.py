@@ -62,10 +62,18 @@ def webhook_settings(
     webhook_event_id_path: Any = DEFAULT_EVENT_ID_PATH,
     webhook_event_type_path: Any = DEFAULT_EVENT_TYPE_PATH,
     webhook_event_data_path: Any = DEFAULT_EVENT_DATA_PATH,
+    whole_collection: bool = True,
 ) -> WebhookSettings:
-    """Checked settings of `section` (e.g. `sources.pexip_engage`); ConfigError names the key."""
+    """Checked settings of `section` (e.g. `sources.pexip_engage`); ConfigError names the key.
+    `whole_collection` is false when the source's scans are filtered or windowed."""
     if not isinstance(webhooks, bool):
         raise ConfigError(f"{section}.webhooks", f"must be true or false, got {webhooks!r}")
+    if webhooks and not whole_collection:
+        raise ConfigError(
+            f"{section}.webhooks",
+            "needs the whole collection: events cannot be filtered like a scan "
+            "(remove filters, window_from and window_to)",
+        )
     secret = None
     if webhook_secret is not None and str(webhook_secret) != "":
         secret = require_text(f"{section}.webhook_secret", str(webhook_secret))

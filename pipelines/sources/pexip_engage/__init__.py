@@ -62,13 +62,7 @@ from pipelines.sources.pexip_engage.settings import (
     TOKEN_PATH,
 )
 from pipelines.webhooks import settings as hook_defaults
-from pipelines.webhooks.merge import (
-    commit_spooled_events,
-    full_scan_due,
-    record_full_scan,
-    spooled_batches,
-    warehouse_versions,
-)
+from pipelines.webhooks.merge import commit_spooled_events, events_first
 from pipelines.webhooks.settings import webhook_settings
 
 SPEC = resource_spec(SOURCE_NAME, RECORD_SCHEMA, TABLES, ID_ARROW_TYPE)
@@ -137,46 +131,10 @@ def pexip_engage(
         webhook_event_id_path=webhook_event_id_path,
         webhook_event_type_path=webhook_event_type_path,
         webhook_event_data_path=webhook_event_data_path,
+        whole_collection=whole_collection,
     )
-    if hooks.enabled and not whole_collection:
-        raise ConfigError(
-            f"{KEY}.webhooks",
-            "needs the whole collection: events cannot be filtered like a scan "
-            "(remove filters, window_from and window_to)",
-        )
 
     def batches(updated: Incremental[Any], ctx: RunContext) -> Iterator[JsonRecords | ScanIds]:
-        state = dlt.current.resource_state()
-        now = pendulum.now("UTC")
-        if not hooks.enabled:
-            state.pop("webhook_run", None)
-        else:
-            pipeline = dlt.current.pipeline()
-
-            def versions(ids: list[str]) -> Any:
-                return warehouse_versions(pipeline, SPEC.schema.cursor_field, ids)
-
-            scan_now = (
-                full_scan
-                or full_scan_due(state, hooks.full_scan_every_seconds, now)
-                or versions([]) is None  # no warehouse table yet
-            )
-            yield from spooled_batches(
-                hooks,
-                state,
-                merge=not scan_now,
-                id_field=SPEC.schema.id_field,
-                cursor_field=SPEC.schema.cursor_field,
-                versions=versions,
-                batch_records=batch_records,
-            )
-            if not scan_now:
-                return
-        yield from full_scan_batches(updated)
-        if whole_collection:
-            record_full_scan(state, now)
-
-    def full_scan_batches(updated: Incremental[Any]) -> Iterator[JsonRecords | ScanIds]:
         auth = ClientCredentialsAuth(token_url, client_id, client_secret)
         with ApiClient(
             base_url,
@@ -199,7 +157,15 @@ def pexip_engage(
             )
 
     cursor = dlt.sources.incremental("updatedAt", lag=lag, on_cursor_value_missing="include")
-    return appointments_resource(SPEC, batches, cursor, lag)
+    events = events_first(
+        hooks,
+        batches,
+        schema=SPEC.schema,
+        full_scan=full_scan,
+        complete=whole_collection,
+        batch_records=batch_records,
+    )
+    return appointments_resource(SPEC, events, cursor, lag)
 
 
 def filter_params(filters: dict[str, Any] | None) -> list[tuple[str, str]]:
