@@ -324,3 +324,27 @@ def test_a_delivery_that_arrives_while_a_sync_runs_waits_for_the_next(
     assert notes(warehouse, ident) == "Revision 1"
     assert pexip.request_count("pexip") == 0
     assert_warehouse_is_the_api(pexip, warehouse)
+
+
+def test_apptsync_sync_pages_the_collection_only_with_full_scan(
+    pexip: Simulator, hooks: WebhookSettings, warehouse: Path
+):
+    import subprocess
+    import sys
+
+    ident = pexip.pexip.ids()[0]
+    before = notes(warehouse, ident)
+    pexip.pexip.tick(5)
+    pexip.pexip.update([ident])  # never delivered: only a scan can see it
+    apptsync = [str(Path(sys.executable).with_name("apptsync")), "sync", "--source", DATASET]
+
+    events_only = subprocess.run([*apptsync, "--no-models"], capture_output=True, text=True)
+    assert events_only.returncode == 0, events_only.stderr
+    assert pexip.request_count("pexip") == 0
+    assert notes(warehouse, ident) == before
+
+    full = subprocess.run([*apptsync, "--no-models", "--full-scan"], capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr
+    assert pexip.request_count("pexip") > 0
+    assert notes(warehouse, ident) == "Revision 1"
+    assert SECRET not in events_only.stdout + events_only.stderr + full.stdout + full.stderr
