@@ -104,10 +104,11 @@ def _rank(event: SpooledEvent, version: datetime | None, order: int) -> tuple[da
 
 def plan_events(
     events: list[SpooledEvent], id_field: str, cursor_field: str, versions: VersionLookup
-) -> EventPlan:
+) -> EventPlan | None:
     """Deduplicate by event id, keep the newest version per appointment, drop what the
-    warehouse already has. Records without an id or a readable cursor go on unchanged:
-    the flatten step quarantines them with the reason, as it does a page's."""
+    warehouse already has (None: it has no table yet). Records without an id or a readable
+    cursor go on unchanged: the flatten step quarantines them with the reason, as it does
+    a page's."""
     plan = EventPlan(events=len(events))
     seen: set[str] = set()
     best: dict[str, tuple[tuple[datetime, bool, int], SpooledEvent, datetime | None]] = {}
@@ -127,7 +128,9 @@ def plan_events(
             if best[key][0] >= rank:
                 continue
         best[key] = (rank, event, version)
-    current = versions(sorted(best)) or {}
+    current = versions(sorted(best))
+    if current is None:
+        return None
     for key, (_, event, version) in best.items():
         row_version, row_deleted = current.get(key, (None, None))
         newer = version is not None and all(
@@ -144,24 +147,30 @@ def plan_events(
     return plan
 
 
-def spooled_batches(
+def claim_events(
     settings: WebhookSettings,
     state: MutableMapping[str, Any],
     *,
     merge: bool,
-    id_field: str,
-    cursor_field: str,
+    schema: RecordSchema,
     versions: VersionLookup,
-    batch_records: int,
-) -> Iterator[JsonRecords]:
-    """Claim the spool; when `merge`, yield the events' appointments as JSON batches that
-    leave the cursor alone. A full scan (`merge` false) reads the current state of every
-    appointment itself, so the claimed events are only committed with it."""
+) -> EventPlan | None:
+    """Claim the spool and note its segments in the run's state; when `merge`, plan the
+    events (None: the warehouse has no table yet, so a full scan must run instead). A full
+    scan reads the current state of every appointment itself, so the events claimed for it
+    are only committed with it."""
     spool = Spool(settings.spool_dir)
     segments = spool.claim()
-    plan = EventPlan()
+    plan: EventPlan | None = EventPlan()
     if merge:
-        plan = plan_events(list(spool.read(segments)), id_field, cursor_field, versions)
+        events = list(spool.read(segments))
+        plan = plan_events(events, schema.id_field, schema.cursor_field, versions)
+    state[RUN_STATE] = {
+        "spool_dir": str(settings.spool_dir),
+        "segments": segments,
+        "deletions": plan.deletions if plan else {},
+    }
+    if merge and plan is not None:
         logger.info(
             "webhooks: %d events in %d segments: %d to merge, %d duplicates, %d superseded, "
             "%d already loaded, %d deletions",
@@ -173,14 +182,7 @@ def spooled_batches(
             plan.stale,
             len(plan.deletions),
         )
-    state[RUN_STATE] = {
-        "spool_dir": str(settings.spool_dir),
-        "segments": segments,
-        "deletions": plan.deletions,
-    }
-    for start in range(0, len(plan.records), batch_records):
-        chunk = plan.records[start : start + batch_records]
-        yield JsonRecords(pa.array(chunk, pa.string()), moves_cursor=False)
+    return plan
 
 
 def events_first(
@@ -202,23 +204,13 @@ def events_first(
         if not settings.enabled:
             state.pop(RUN_STATE, None)
         else:
-            pipeline = dlt.current.pipeline()
-            versions = partial(warehouse_versions, pipeline, schema.cursor_field)
-            scan_now = (
-                full_scan
-                or full_scan_due(state, settings.full_scan_every_seconds, now)
-                or versions([]) is None  # no warehouse table yet
-            )
-            yield from spooled_batches(
-                settings,
-                state,
-                merge=not scan_now,
-                id_field=schema.id_field,
-                cursor_field=schema.cursor_field,
-                versions=versions,
-                batch_records=batch_records,
-            )
-            if not scan_now:
+            versions = partial(warehouse_versions, dlt.current.pipeline(), schema.cursor_field)
+            due = full_scan or full_scan_due(state, settings.full_scan_every_seconds, now)
+            plan = claim_events(settings, state, merge=not due, schema=schema, versions=versions)
+            if not due and plan is not None:
+                for start in range(0, len(plan.records), batch_records):
+                    chunk = plan.records[start : start + batch_records]
+                    yield JsonRecords(pa.array(chunk, pa.string()), moves_cursor=False)
                 return
         yield from scan(updated, ctx)
         if complete:
