@@ -27,6 +27,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines tests bench
 	$(BIN)/ruff format --check pipelines tests bench
+	$(BIN)/sqlfluff lint sql
 
 clean:
 	rm -rf $(VENV) .apptsync apptsync.duckdb apptsync.duckdb.wal bench/last-run.json

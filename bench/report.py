@@ -99,6 +99,8 @@ def render(fig: dict[str, Any], runs: dict[str, Run]) -> str:
     row("apptsync incremental (1% changed) — pexip", ("incremental_pexip",), n)
     row("apptsync incremental (1% changed) — valomnia", ("incremental_valomnia",), n)
     row("apptsync incremental — total", ("incremental_pexip", "incremental_valomnia"), 2 * n)
+    row("publish after the full sync (copy for readers)", ("publish",), 2 * n)
+    row("publish after the incremental sync", ("publish_incremental",), 2 * n)
     row("latency (pexip, +50 ms/request, ≤ 4 concurrent)", ("latency",), n)
     if fig.get("latency_floor_s") is not None:
         floor = fig["latency_floor_s"]
@@ -116,6 +118,7 @@ def render(fig: dict[str, Any], runs: dict[str, Run]) -> str:
         inc, ful = fig.get(f"incremental_{key}_s"), fig.get(f"full_{key}_s")
         if inc is not None and ful:
             lines.append(f"- {api}: {inc:.2f} s / {ful:.2f} s = {100 * inc / ful:.1f}%")
+    lines += _publish_lines(fig)
     lines += ["", "Targets (the issue's; at N = 100,000 they are the ones that count):"]
     for t in fig.get("targets", []):
         mark = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
@@ -132,6 +135,35 @@ def render(fig: dict[str, Any], runs: dict[str, Run]) -> str:
         f"1-minute load average at the start: {fig.get('loadavg_1min_at_start', '—')}.",
     ]
     return "\n".join(lines)
+
+
+def _publish_lines(fig: dict[str, Any]) -> list[str]:
+    if fig.get("publish_s") is None:
+        return []
+    lines = ["", "Publish (the copy analysts and BI tools open):"]
+    if fig.get("full_s"):
+        lines.append(
+            f"- after the full sync: {fig['publish_s']:.2f} s = "
+            f"{100 * fig['publish_s'] / fig['full_s']:.1f}% of the full sync of both sources "
+            f"({fig['full_s']:.2f} s); published file {fig.get('publish_published_mib')} MiB"
+        )
+    cpu, full_cpu = fig.get("publish_cpu_s"), fig.get("full_cpu_s")
+    if cpu is not None and full_cpu:
+        lines.append(
+            f"- CPU (fairer on a busy machine): publish {cpu:.2f} s = "
+            f"{100 * cpu / full_cpu:.1f}% of the full syncs' {full_cpu:.2f} s"
+        )
+    if fig.get("publish_incremental_s") is not None:
+        lines.append(f"- after the incremental sync: {fig['publish_incremental_s']:.2f} s")
+    if fig.get("publish_unchanged_s") is not None:
+        lines.append(f"- nothing changed (fingerprint only): {fig['publish_unchanged_s']:.2f} s")
+    views, tables = fig.get("publish_dashboard_views_s"), fig.get("publish_dashboard_tables_s")
+    if views and tables:
+        lines.append(
+            f"- dashboard queries (5, best of 3): {1000 * views:.1f} ms on the working views, "
+            f"{1000 * tables:.1f} ms on the published tables ({views / tables:.1f}× faster)"
+        )
+    return lines
 
 
 def targets(fig: dict[str, Any], previous: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -171,6 +203,9 @@ def targets(fig: dict[str, Any], previous: dict[int, dict[str, Any]]) -> list[di
             pct is not None and pct <= limit_pct,
             "{:.1f}%",
         )
+    publish, full_both = fig.get("publish_s"), fig.get("full_s")
+    pct = 100 * publish / full_both if publish is not None and full_both else None
+    add("publish ≤ 25% of a full sync", pct, pct is not None and pct <= 25, "{:.1f}%")
     lat, floor = fig.get("latency_s"), fig.get("latency_floor_s")
     r = lat / floor if lat and floor else None
     add("latency ≤ 1.2× floor", r, r is not None and r <= 1.2, "{:.2f}×")

@@ -2,7 +2,9 @@
 
 Environment:
     BENCH_N            appointments per source (default 100000)
-    BENCH_ONLY         comma list of limit, peer, peer_parquet, full, incremental, latency
+    BENCH_ONLY         comma list of limit, peer, peer_parquet, full, publish, incremental,
+                       latency (publish: models, then the published copy, after full and
+                       after incremental)
     BENCH_PEER_MAX_N   measure peer/peer_parquet on the first N appointments only and
                        extrapolate linearly (default: the full BENCH_N, except that `peer`
                        is capped so its memory fits the machine, see PEER_MIB_PER_APPOINTMENT)
@@ -45,7 +47,7 @@ from sim import (
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
-STEPS = ("limit", "peer", "peer_parquet", "full", "incremental", "latency")
+STEPS = ("limit", "peer", "peer_parquet", "full", "publish", "incremental", "latency")
 LATENCY_MS = 50
 PEXIP_CONCURRENCY_LIMIT = 4
 CHANGED_FRACTION = 0.01
@@ -276,6 +278,11 @@ class Bench:
         self.sync("incremental_pexip", "pexip_engage", workspace)
         self.sync("incremental_valomnia", "valomnia", workspace)
 
+    def publish(self, name: str) -> None:
+        """Models (untimed), then the publish a sync ends with, in the full sync's warehouse."""
+        workspace = self.work / "apptsync"
+        self.child(name, {"kind": "publish"}, self.apptsync_env(workspace), workspace)
+
     def latency(self) -> None:
         fault = {"latency_ms": LATENCY_MS, "max_concurrent": PEXIP_CONCURRENCY_LIMIT}
         self.sim.admin("pexip", "faults", fault)
@@ -295,10 +302,14 @@ class Bench:
             self.peer(parquet=False)
         if "peer_parquet" in only:
             self.peer(parquet=True)
-        if "full" in only or "incremental" in only:
+        if "full" in only or "incremental" in only or "publish" in only:
             self.full()
+        if "publish" in only:
+            self.publish("publish")
         if "incremental" in only:
             self.incremental()
+            if "publish" in only:
+                self.publish("publish_incremental")
         if "latency" in only:
             self.latency()
 
@@ -390,11 +401,33 @@ def summarize(bench: Bench) -> dict[str, Any]:
         "full_valomnia_s": seconds("full_valomnia"),
         "incremental_pexip_s": seconds("incremental_pexip"),
         "incremental_valomnia_s": seconds("incremental_valomnia"),
+        "publish_s": seconds("publish"),
+        "publish_incremental_s": seconds("publish_incremental"),
+        **publish_detail(runs),
         **bench.extra,
         "machine": machine(),
         "runs": {name: asdict(run) for name, run in runs.items()},
     }
     figures["targets"] = targets(figures, previous_runs(s.n))
+    return figures
+
+
+def publish_detail(runs: dict[str, Run]) -> dict[str, Any]:
+    """The publish run's side figures: nothing-changed publish, dashboard queries, size."""
+    run = runs.get("publish")
+    if run is None or run.error:
+        return {}
+    keys = (
+        "unchanged_s",
+        "published_mib",
+        "dashboard_views_s",
+        "dashboard_tables_s",
+        "publish_cpu_s",
+    )
+    figures = {f"publish_{k.removeprefix('publish_')}": run.detail.get(k) for k in keys}
+    syncs = [runs.get(name) for name in ("full_pexip", "full_valomnia")]
+    if all(r is not None and not r.error for r in syncs):
+        figures["full_cpu_s"] = round(sum(r.detail.get("cpu_s", 0.0) for r in syncs if r), 2)
     return figures
 
 

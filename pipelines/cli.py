@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {redactor.redact(str(exc))}", file=sys.stderr)
         if args.verbose:
             raise
-        return 1
+        return int(getattr(exc, "exit_code", 1))  # e.g. 75 when the warehouse stayed locked
 
 
 def enter_project(project_dir: str | None) -> None:
@@ -157,12 +157,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--no-models", action="store_true", help="skip building the SQL models")
     sync.add_argument(
+        "--no-publish", action="store_true", help="do not publish the copy readers open"
+    )
+    sync.add_argument(
         "--full-scan",
         action="store_true",
         help="with webhooks on, page the whole collection now instead of only merging events",
     )
     sync.set_defaults(func=cmd_sync)
     _add_webhooks_parser(sub)
+
+    publish = sub.add_parser("publish", help="publish the copy readers open, if it changed")
+    publish.add_argument("--force", action="store_true", help="publish even if nothing changed")
+    publish.set_defaults(func=cmd_publish)
 
     models = sub.add_parser("models", help="build the SQL models in dependency order")
     models.add_argument("--select", help="build this model and what it depends on")
@@ -181,6 +188,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--format", choices=EXPORT_FORMATS, help="default: from the suffix")
     export.set_defaults(func=cmd_export)
+
+    feeds = sub.add_parser("feeds", help="write every reporting model + manifest.json to DIR")
+    feeds.add_argument("directory", type=Path, metavar="DIR", help="replaced atomically")
+    feeds.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    feeds.add_argument("--database", type=Path, help="read this DuckDB file instead")
+    feeds.set_defaults(func=cmd_feeds)
+
+    report = sub.add_parser("report", help="write a self-contained HTML page of charts")
+    report.add_argument("--output", "-o", type=Path, default=Path("report.html"))
+    report.add_argument("--database", type=Path, help="read this DuckDB file instead")
+    report.set_defaults(func=cmd_report)
 
     demo = sub.add_parser(
         "demo",
@@ -233,10 +251,13 @@ def cmd_webhooks_serve(args: argparse.Namespace) -> int:
 
 EXAMPLES = {
     "sync": "apptsync sync --source valomnia -q",
+    "publish": "apptsync publish && duckdb -readonly apptsync.published.duckdb",
     "models": "apptsync models --select fct_appointments",
     "check": "apptsync check",
     "status": "apptsync status",
     "export": "apptsync export fct_appointments -o appointments.parquet",
+    "feeds": "apptsync feeds /srv/dashboards/apptsync --format csv",
+    "report": "apptsync report -o report.html",
     "demo": "apptsync demo --appointments 2000",
     "simulate": "apptsync simulate --port 8765 --appointments 100000",
     "reset": "apptsync reset pexip_engage --yes && apptsync sync --source pexip_engage",
@@ -272,16 +293,37 @@ def _setup_logging(verbose: bool, quiet: bool = False) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    """One connection to the warehouse for the whole run (see pipelines.connection): an
+    analyst connecting meanwhile cannot break it half-way; analysts read the published copy."""
+    from pipelines.connection import hold_warehouse
+
     sources = [args.source] if args.source else list(SOURCES)
     results: list[SyncResult] = []
-    try:
-        sync_sources(sources, reconcile=args.reconcile, full_scan=args.full_scan, into=results)
-    except KeyboardInterrupt:
-        print(interrupted(sources, results), file=sys.stderr)
-        return 130
-    if not args.no_models:
-        _build_models()
+    with hold_warehouse():
+        try:
+            sync_sources(
+                sources, reconcile=args.reconcile, full_scan=args.full_scan, into=results
+            )
+        except KeyboardInterrupt:
+            print(interrupted(sources, results), file=sys.stderr)
+            return 130
+        if not args.no_models:
+            _build_models()
+            if not args.no_publish:
+                _publish()
     return 0 if all(r.ok for r in results) else 1
+
+
+def _publish(force: bool = False) -> None:
+    from pipelines.publish import publish
+
+    say(str(publish(force=force)))
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    require_warehouse()
+    _publish(force=args.force)
+    return 0
 
 
 def sync_sources(
@@ -349,17 +391,22 @@ def _build_models(select: str | None = None) -> list[str]:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from pipelines.connection import hold_warehouse
+
     require_warehouse()
-    for name in _build_models(args.select):
+    with hold_warehouse():
+        built = _build_models(args.select)
+    for name in built:
         say(f"  {name}")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from pipelines.connection import hold_warehouse
     from pipelines.models import format_audit_report, open_sql_client, run_audits
 
     require_warehouse()
-    with open_sql_client() as client:
+    with hold_warehouse(read_only=True), open_sql_client() as client:
         results = run_audits(client)
     report = format_audit_report(results)
     failed = any(r.failing_count for r in results)
@@ -369,19 +416,23 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from pipelines.connection import hold_warehouse
     from pipelines.ops.status import paths_status, source_status
 
-    print(paths_status())
-    for source in SOURCES:
-        print(source_status(source))
+    with hold_warehouse(read_only=True):  # its own read-only opens then share this one
+        print(paths_status())
+        for source in SOURCES:
+            print(source_status(source))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from pipelines.connection import hold_warehouse
     from pipelines.ops.export import STDOUT, export_relation
 
     output = str(args.output)
-    relation, count = export_relation(require_warehouse(), args.relation, output, args.format)
+    with hold_warehouse(read_only=True):  # waits for a writer, like status
+        relation, count = export_relation(require_warehouse(), args.relation, output, args.format)
     if output != STDOUT:
         say(f"wrote {count} rows of {relation} to {output}")
     return 0
@@ -404,6 +455,22 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from pipelines.publish.feeds import write_feeds
+
+    feed = write_feeds(args.directory, args.format, args.database)
+    models = len(feed.manifest["models"])
+    say(f"feeds: {models} models, {feed.total_rows} rows as {args.format} in {feed.path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.publish.report import write_report
+
+    say(f"report: {write_report(args.output, args.database)}")
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from pipelines.simulator import serve
 
@@ -420,32 +487,38 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The whole product on one machine: the simulator stands in for both APIs."""
+    from pipelines.connection import hold_warehouse
     from pipelines.models import open_sql_client, run_audits
     from pipelines.simulator import Simulator
+    from pipelines.warehouse import publish_path
 
     started = time.monotonic()
     folder = use_demo_folder()
     print(f"demo: its own warehouse and dlt folder in {folder} (your real ones are untouched)")
-    with Simulator(appointments=args.appointments, seed=args.seed) as sim:
-        _point_sources_at(sim)
-        print(f"simulator: {args.appointments} appointments per source at {sim.url}")
-        results = sync_sources(list(SOURCES))
-    for result in results:
-        print(format_result(result))
-    built = _build_models()
-    with open_sql_client() as client:
-        audits = run_audits(client)
+    with hold_warehouse():
+        with Simulator(appointments=args.appointments, seed=args.seed) as sim:
+            _point_sources_at(sim)
+            print(f"simulator: {args.appointments} appointments per source at {sim.url}")
+            results = sync_sources(list(SOURCES))
+        for result in results:
+            print(format_result(result))
+        built = _build_models()
+        with open_sql_client() as client:
+            audits = run_audits(client)
+        _publish()
     failing = [a.name for a in audits if a.failing_count]
     print(_summary(database_path()))
     print(
         f"audits: {len(audits) - len(failing)} of {len(audits)} pass"
         + (f" (failing: {', '.join(failing)})" if failing else "")
     )
+    print(_demo_report())
     print(
         f"done in {time.monotonic() - started:.1f}s: {len(built)} views in {database_path()}; "
         f"try `DESTINATION__DUCKDB__CREDENTIALS={database_path()} apptsync export "
         "rpt_daily_appointments -o daily.csv`"
     )
+    print(f"published for analysts and BI tools: {publish_path()} (duckdb -readonly)")
     return 0 if all(r.ok for r in results) and not failing else 1
 
 
@@ -461,6 +534,16 @@ def use_demo_folder() -> Path:
     os.environ[env_name("destination.duckdb.credentials")] = str(folder / "apptsync.duckdb")
     os.environ[env_name("apptsync.publish_path")] = str(folder / "apptsync.published.duckdb")
     return folder
+
+
+def _demo_report() -> str:
+    """The demo's report page, beside the warehouse; skipped without the 'report' extra."""
+    from pipelines.publish.report import ReportError, write_report
+
+    try:
+        return f"report: {write_report(Path(database_path()).with_name('report.html'))}"
+    except ReportError as ex:
+        return f"report: skipped ({ex})"
 
 
 def _point_sources_at(sim: Any) -> None:

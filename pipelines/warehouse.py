@@ -8,9 +8,12 @@ must agree on these paths, and each is derived from dlt's own
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dlt
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+from pipelines.config import require_seconds
 
 DEFAULT_DATABASE = "apptsync.duckdb"
 DUCKDB_MEMORY_LIMIT = "256MB"  # enough for the merges; see bench/README.md
@@ -31,17 +34,29 @@ def database_path() -> str:
 
 def warehouse_credentials() -> DuckDbCredentials:
     """The DuckDB file, with a memory cap unless one is configured: DuckDB otherwise keeps
-    up to 80% of RAM for a merge, and the sync's memory would grow with the warehouse."""
+    up to 80% of RAM for a merge, and the sync's memory would grow with the warehouse.
+    While the command holds the warehouse (`pipelines.connection.hold_warehouse`), the
+    credentials wrap that one connection instead of opening the file again."""
+    from pipelines.connection import held_connection
+
+    held = held_connection()
+    if held is not None:
+        return DuckDbCredentials(held)
     credentials = DuckDbCredentials(database_path())
-    configured = dlt.config.get("destination.duckdb.credentials.global_config") or {}
-    credentials.global_config = {"memory_limit": DUCKDB_MEMORY_LIMIT, **dict(configured)}
+    credentials.global_config = duckdb_config()
     return credentials
+
+
+def duckdb_config() -> dict[str, Any]:
+    """DuckDB settings of a read-write connection to the warehouse (see warehouse_credentials)."""
+    configured: Any = dlt.config.get("destination.duckdb.credentials.global_config") or {}
+    return {"memory_limit": DUCKDB_MEMORY_LIMIT, **dict(configured)}
 
 
 def publish_path() -> str:
     """The checkpointed copy readers open (`apptsync.publish_path`, environment
     `APPTSYNC__PUBLISH_PATH`); by default beside the warehouse: `apptsync.published.duckdb`."""
-    configured = dlt.config.get("apptsync.publish_path")
+    configured: Any = dlt.config.get("apptsync.publish_path")
     if configured:
         return str(Path(str(configured)).resolve())
     working = Path(database_path())
@@ -56,8 +71,10 @@ def lock_path() -> str:
 def lock_wait_seconds() -> float:
     """How long a run waits for another process to let go of the working warehouse
     (`apptsync.lock_wait_seconds`, environment `APPTSYNC__LOCK_WAIT_SECONDS`)."""
-    configured = dlt.config.get("apptsync.lock_wait_seconds")
-    return DEFAULT_LOCK_WAIT_SECONDS if configured is None else float(configured)
+    configured: Any = dlt.config.get("apptsync.lock_wait_seconds")
+    if configured is None:
+        return DEFAULT_LOCK_WAIT_SECONDS
+    return require_seconds("apptsync.lock_wait_seconds", configured)
 
 
 class WarehouseMissing(FileNotFoundError):

@@ -206,6 +206,25 @@ def test_an_audit_the_database_rejects_names_its_file(
         run_audits(client, sql_dir=sql_dir)
 
 
+def test_an_audit_reading_an_undeclared_table_fails_naming_its_file(
+    tmp_path: Path, client: SqlClientBase[Any]
+) -> None:
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, sql_dir)
+    (sql_dir / "audits" / "assert_typo.sql").write_text(
+        "-- every raw Valomnia appointment has an id.\n"
+        "select id from valomnia.apointments where id is null"
+    )
+    build_models(client, sql_dir=sql_dir)
+    with pytest.raises(ModelError) as raised:
+        run_audits(client, sql_dir=sql_dir)
+    assert str(raised.value) == (
+        "sql/audits/assert_typo.sql: reads valomnia.apointments, which is not a declared raw"
+        " table; did you mean valomnia.appointments?"
+    )
+    assert raised.value.paths == (sql_dir / "audits" / "assert_typo.sql",)
+
+
 def test_the_report_shows_each_failing_audit_with_example_rows() -> None:
     results = [
         AuditResult("assert_a", Path("a.sql"), 0),

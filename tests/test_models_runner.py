@@ -1,9 +1,13 @@
 """The model runner: discovery from the SQL itself, build order, --select, cycles, missing
-models, failure atomicity, missing raw tables, dialects, and where the client comes from."""
+models, failure atomicity, declared and undeclared raw tables, dialects, and where the client
+comes from."""
 
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +18,12 @@ from dlt.destinations.sql_client import SqlClientBase
 from sqlglot.errors import ErrorLevel
 
 from pipelines.models import (
+    DECLARED_TABLES,
     SQL_DIR,
     ModelError,
+    WarehouseError,
     build_models,
+    declared_tables,
     discover,
     discover_audits,
     open_sql_client,
@@ -47,6 +54,9 @@ def client(tmp_path: Path) -> Iterator[SqlClientBase[Any]]:
         yield opened
 
 
+# the raw tables the made-up models below may read
+RAW = {"raw.numbers", "raw.events"}
+
 # three models read each other; the file names say nothing about the order
 CHAIN = {
     "reporting/a_report": (
@@ -61,7 +71,7 @@ CHAIN = {
 
 
 def test_dependencies_come_from_the_sql(tmp_path: Path) -> None:
-    models = {m.qualified_name: m for m in discover(write_models(tmp_path, CHAIN))}
+    models = {m.qualified_name: m for m in discover(write_models(tmp_path, CHAIN), RAW)}
     assert models["reporting.a_report"].depends_on == ("intermediate.m_middle", "staging.z_base")
     assert models["intermediate.m_middle"].depends_on == ("staging.z_base",)
     assert models["staging.z_base"].depends_on == ()
@@ -74,8 +84,8 @@ def test_dependencies_come_from_the_sql(tmp_path: Path) -> None:
 def test_models_build_in_dependency_order(tmp_path: Path, client: SqlClientBase[Any]) -> None:
     sql_dir = write_models(tmp_path, CHAIN)
     expected = ["staging.z_base", "intermediate.m_middle", "reporting.a_report"]
-    assert [m.qualified_name for m in discover(sql_dir)] == expected
-    assert build_models(client, sql_dir=sql_dir) == expected
+    assert [m.qualified_name for m in discover(sql_dir, RAW)] == expected
+    assert build_models(client, sql_dir=sql_dir, declared=RAW) == expected
     assert views(client) == [
         ("intermediate", "m_middle"),
         ("reporting", "a_report"),
@@ -87,17 +97,19 @@ def test_select_builds_the_model_and_what_it_depends_on(
     tmp_path: Path, client: SqlClientBase[Any]
 ) -> None:
     sql_dir = write_models(tmp_path, CHAIN)
-    assert build_models(client, select="m_middle", sql_dir=sql_dir) == [
+    assert build_models(client, select="m_middle", sql_dir=sql_dir, declared=RAW) == [
         "staging.z_base",
         "intermediate.m_middle",
     ]
     assert views(client) == [("intermediate", "m_middle"), ("staging", "z_base")]
-    assert build_models(client, select="staging.z_base", sql_dir=sql_dir) == ["staging.z_base"]
+    assert build_models(client, select="staging.z_base", sql_dir=sql_dir, declared=RAW) == [
+        "staging.z_base"
+    ]
 
 
 def test_select_of_an_unknown_model_is_an_error(tmp_path: Path, client: SqlClientBase[Any]) -> None:
     with pytest.raises(ModelError, match="no model named 'nope'"):
-        build_models(client, select="nope", sql_dir=write_models(tmp_path, CHAIN))
+        build_models(client, select="nope", sql_dir=write_models(tmp_path, CHAIN), declared=RAW)
 
 
 def test_select_of_a_name_in_two_schemas_asks_for_the_schema(
@@ -192,6 +204,7 @@ def test_a_failing_model_names_its_file_and_leaves_earlier_views_intact(
     message = str(raised.value)
     assert message.startswith("sql/reporting/second.sql: Binder Error")
     assert "no_such_column" in message
+    assert "\n" not in message and "LINE" not in message
     assert raised.value.paths == (sql_dir / "reporting" / "second.sql",)
     # nothing of the failed build remains: not the new version, not the new schema
     assert views(client) == before
@@ -202,7 +215,7 @@ def test_a_failing_model_names_its_file_and_leaves_earlier_views_intact(
     ) == [(0,)]
 
 
-def test_a_missing_raw_table_reads_as_no_rows_of_the_cast_types(
+def test_a_declared_raw_table_not_landed_yet_reads_as_no_rows_of_the_cast_types(
     tmp_path: Path, client: SqlClientBase[Any]
 ) -> None:
     sql_dir = write_models(
@@ -218,7 +231,10 @@ def test_a_missing_raw_table_reads_as_no_rows_of_the_cast_types(
             "reporting/rpt_events": "select kind, count(*) as n from staging.stg_events group by 1",
         },
     )
-    assert build_models(client, sql_dir=sql_dir) == ["staging.stg_events", "reporting.rpt_events"]
+    assert build_models(client, sql_dir=sql_dir, declared=RAW) == [
+        "staging.stg_events",
+        "reporting.rpt_events",
+    ]
     assert query(client, "select * from staging.stg_events") == []
     assert typed_columns(client, "staging.stg_events") == [
         ("event_id", "BIGINT"),
@@ -234,16 +250,108 @@ def test_a_missing_raw_table_reads_as_no_rows_of_the_cast_types(
         'create table raw.events (id bigint, "end" timestamptz, kind varchar, ok boolean)'
     )
     client.execute_sql("insert into raw.events values (1, null, 'click', true)")
-    build_models(client, sql_dir=sql_dir)
+    build_models(client, sql_dir=sql_dir, declared=RAW)
     assert query(client, "select event_id, kind, is_ok from staging.stg_events") == [
         (1, "click", True)
     ]
 
 
+# declared raw tables
+
+
+def repo_sql_with(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    """A copy of the repository's `sql/` with `old` replaced by `new` in one file."""
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, sql_dir)
+    path = sql_dir / file
+    text = path.read_text()
+    assert old in text, f"{file} no longer contains {old!r}"
+    path.write_text(text.replace(old, new))
+    return sql_dir
+
+
+def test_a_typo_in_a_raw_table_builds_nothing_and_names_the_close_match(
+    tmp_path: Path, client: SqlClientBase[Any]
+) -> None:
+    sql_dir = repo_sql_with(
+        tmp_path,
+        "staging/stg_pexip_engage__appointments.sql",
+        "from pexip_engage.appointments\n",
+        "from pexip_engage.appointmnets\n",
+    )
+    with pytest.raises(ModelError) as raised:
+        build_models(client, sql_dir=sql_dir)
+    assert str(raised.value) == (
+        "sql/staging/stg_pexip_engage__appointments.sql: reads pexip_engage.appointmnets,"
+        " which is not a declared raw table; did you mean pexip_engage.appointments?"
+    )
+    assert raised.value.paths == (sql_dir / "staging" / "stg_pexip_engage__appointments.sql",)
+    assert views(client) == []
+    assert query(
+        client,
+        "select count(*) from information_schema.schemata"
+        " where schema_name in ('staging', 'intermediate', 'reporting')",
+    ) == [(0,)]
+
+
+def test_a_relation_nothing_declares_is_an_error_saying_where_tables_are_declared(
+    tmp_path: Path,
+) -> None:
+    sql_dir = write_models(
+        tmp_path, {"staging/stg_guess": "select id from pexip_engage.participants"}
+    )
+    with pytest.raises(ModelError) as raised:
+        discover(sql_dir)
+    assert str(raised.value) == (
+        "sql/staging/stg_guess.sql: reads pexip_engage.participants, which is not a declared raw"
+        " table (a source's tables come from its SourceEntry, apptsync's own from"
+        " DECLARED_TABLES in pipelines/models/sources.py)"
+    )
+
+
+def test_every_table_a_source_lands_and_the_run_ledger_are_declared() -> None:
+    assert declared_tables() == {
+        "pexip_engage.appointments",
+        "pexip_engage.appointments__appointment_participants",
+        "pexip_engage.appointments__answers",
+        "pexip_engage.appointments__answers__selected_answer_options",
+        "pexip_engage.appointments__answers__files",
+        "pexip_engage.appointments__location",
+        "pexip_engage._quarantine",
+        "pexip_engage._appointment_scan",
+        "valomnia.appointments",
+        "valomnia.appointments__contacts",
+        "valomnia._quarantine",
+        "valomnia._appointment_scan",
+        "ops.sync_runs",
+    }
+    assert set(DECLARED_TABLES) == {"ops.sync_runs"}
+
+
+def test_a_declared_apptsync_table_not_written_yet_reads_as_no_rows(
+    tmp_path: Path, client: SqlClientBase[Any]
+) -> None:
+    sql_dir = write_models(
+        tmp_path,
+        {
+            "staging/stg_ops__sync_runs": (
+                "select cast(source as varchar) as source, cast(rows as bigint) as row_count"
+                " from ops.sync_runs"
+            )
+        },
+    )
+    assert build_models(client, sql_dir=sql_dir) == ["staging.stg_ops__sync_runs"]
+    assert query(client, "select * from staging.stg_ops__sync_runs") == []
+    assert typed_columns(client, "staging.stg_ops__sync_runs") == [
+        ("source", "VARCHAR"),
+        ("row_count", "BIGINT"),
+    ]
+
+
 def test_building_twice_replaces_the_views(tmp_path: Path, client: SqlClientBase[Any]) -> None:
     sql_dir = write_models(tmp_path, CHAIN)
-    first = build_models(client, sql_dir=sql_dir)
-    assert build_models(client, sql_dir=sql_dir) == first
+    first = build_models(client, sql_dir=sql_dir, declared=RAW)
+    assert build_models(client, sql_dir=sql_dir, declared=RAW) == first
 
 
 def test_each_model_is_transpiled_to_the_client_dialect(
@@ -278,10 +386,9 @@ def test_each_model_is_transpiled_to_the_client_dialect(
 @pytest.mark.parametrize("dialect", ["postgres", "snowflake", "databricks", "redshift"])
 def test_the_repo_models_carry_over_to_other_warehouses(dialect: str) -> None:
     """Not a guarantee that they run there, but sqlglot knows how to write every construct."""
-    for item in [*discover(), *discover_audits()]:
-        sqlglot.transpile(
-            item.sql, read="duckdb", write=dialect, unsupported_level=ErrorLevel.RAISE
-        )
+    texts = [model.sql for model in discover()] + [audit.sql for audit in discover_audits()]
+    for text in texts:
+        sqlglot.transpile(text, read="duckdb", write=dialect, unsupported_level=ErrorLevel.RAISE)
 
 
 def test_the_repo_models_keep_their_layers() -> None:
@@ -335,6 +442,54 @@ def test_open_sql_client_credentials_override_config(
     assert not (tmp_path / "config.duckdb").exists()
 
 
+HOLD_LOCK = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_warehouse_another_process_holds_is_one_line_naming_its_pid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.cli import main
+
+    path = tmp_path / "held.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        with pytest.raises(WarehouseError) as raised, open_sql_client(credentials=str(path)):
+            pass
+        message = str(raised.value)
+        assert message.startswith(f"the warehouse {path} is locked by PID {holder.pid} (")
+        assert message.endswith(
+            "): another apptsync run or DuckDB session has it open; try again when it has finished"
+        )
+
+        monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(path))
+        assert main(["models"]) == 1
+        assert capsys.readouterr().err == f"error: {message}\n"
+    finally:
+        holder.communicate(input="")
+    assert holder.returncode == 0
+
+
+def test_a_warehouse_that_cannot_be_opened_gives_the_database_reason(tmp_path: Path) -> None:
+    missing = tmp_path / "no_such_folder" / "warehouse.duckdb"
+    with pytest.raises(WarehouseError) as raised, open_sql_client(credentials=str(missing)):
+        pass
+    assert str(raised.value) == (
+        f'cannot open the warehouse (DuckDbSqlClient): IO Error: Cannot open file "{missing}":'
+        " No such file or directory"
+    )
+
+
 def test_build_models_takes_a_pipeline_sql_client(tmp_path: Path) -> None:
     import dlt
 
@@ -346,5 +501,6 @@ def test_build_models_takes_a_pipeline_sql_client(tmp_path: Path) -> None:
     )
     sql_dir = write_models(tmp_path, CHAIN)
     with pipeline.sql_client() as pipeline_client:
-        assert build_models(pipeline_client, sql_dir=sql_dir)[-1] == "reporting.a_report"
+        built = build_models(pipeline_client, sql_dir=sql_dir, declared=RAW)
+        assert built[-1] == "reporting.a_report"
         assert query(pipeline_client, "select count(*) from reporting.a_report") == [(0,)]

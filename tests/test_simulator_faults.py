@@ -197,6 +197,25 @@ def test_faults_never_hit_token_or_login_requests(sim: Simulator):
     clients.close()
 
 
+def test_auth_faults_hit_only_the_token_and_login_requests(sim: Simulator):
+    sim.auth_faults("pexip").script((429, 0.5), 503)
+    sim.auth_faults("valomnia").script(502)
+
+    with httpx.Client(base_url=sim.url) as http:
+        limited = http.post(TOKEN, data=CREDENTIALS)
+        unavailable = http.post(TOKEN, data=CREDENTIALS)
+        login = http.post("/j_spring_security_check", data=LOGIN)
+        clients = Clients(sim)  # both succeed: the scripts are used up
+
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "0.5")
+    assert unavailable.status_code == 503
+    assert unavailable.json()["error"] == "service_unavailable"  # Keycloak's error shape
+    assert login.status_code == 502
+    assert clients.get("pexip").status_code == 200
+    assert clients.get("valomnia").status_code == 200
+    clients.close()
+
+
 def test_an_unknown_scripted_outcome_is_rejected(sim: Simulator):
     with pytest.raises(ValueError, match="teapot"):
         sim.faults("pexip").script("teapot")

@@ -83,8 +83,12 @@ def test_a_session_rejected_right_after_login_fails_instead_of_looping():
         return httpx.Response(302, headers={"Location": "https://acme.example/login/auth"})
 
     auth = SessionAuth("https://acme.example", "robot@acme.test", "pa55word")
-    client = ApiClient("https://acme.example", auth=auth, retry=RetryPolicy(max_attempts=2))
-    client._client = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False)
+    client = ApiClient(
+        "https://acme.example",
+        auth=auth,
+        retry=RetryPolicy(max_attempts=2),
+        transport=httpx.MockTransport(handler),
+    )
 
     with pytest.raises(AuthError, match="rejected twice"):
         client.get_json(PATH)
@@ -110,11 +114,18 @@ def test_a_wrong_password_fails_clearly_naming_the_keys(
 
 def test_a_refused_login_is_not_retried(valomnia: Simulator):
     posts: list[str] = []
-    hooks = {"request": [lambda r: posts.append(r.url.path) if r.method == "POST" else None]}
-    auth = SessionAuth(valomnia.url, valomnia.valomnia.username, "not-the-password")
 
-    with httpx.Client(event_hooks=hooks) as client, pytest.raises(AuthError) as failure:
-        auth.headers(client)
+    def spy(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(request.url.path)
+        with httpx.Client() as real:
+            return real.send(request)
+
+    auth = SessionAuth(valomnia.url, valomnia.valomnia.username, "not-the-password")
+    client = ApiClient(valomnia.url, auth=auth, transport=httpx.MockTransport(spy))
+
+    with client, pytest.raises(AuthError) as failure:
+        auth.credential(client)
 
     assert posts == ["/j_spring_security_check"]
     assert failure.value.status == 302
@@ -124,10 +135,11 @@ def test_an_unreachable_tenant_fails_naming_the_base_url():
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    auth = SessionAuth(url, "robot@acme.test", "pa55word", max_attempts=2)
+    auth = SessionAuth(url, "robot@acme.test", "pa55word")
+    client = ApiClient(url, auth=auth, retry=RetryPolicy(max_attempts=2, initial_wait=0.01))
 
-    with httpx.Client() as client, pytest.raises(ApiError) as failure:
-        auth.headers(client)
+    with client, pytest.raises(ApiError) as failure:
+        auth.credential(client)
 
     assert "cannot log in to Valomnia" in str(failure.value)
     assert "after 2 attempts (ConnectError" in str(failure.value)

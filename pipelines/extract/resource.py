@@ -8,6 +8,7 @@ tables, and hand dlt typed Arrow tables (no per-record normalizer).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
@@ -35,11 +36,11 @@ if TYPE_CHECKING:
 
 logger = get_logger("apptsync.sync")
 
-ROUTE = "_apptsync_route"
-UNCOUNTED = "_apptsync_uncounted"  # the route of records that leave the cursor alone
 SCAN_TABLE = "_appointment_scan"
 SCAN_ID_COLUMN = "id"  # the one column of SCAN_TABLE: an id the complete scan returned
 PARENT_TABLE = "appointments"
+TABLES_RESOURCE = "appointment_tables"
+SIDE_RESOURCE = "appointment_side_tables"
 # Columns every child row carries so stale children can be found after a reload.
 PARENT_KEY_COLUMN = "appointment_id"
 VERSION_COLUMN = "appointment_updated_at"
@@ -92,21 +93,37 @@ class RunContext:
     recent: dict[str, int] = field(default_factory=dict)
     loaded_before: pa.Array | None = None  # "id@cursor" keys of the previous runs' window
     flattener: Flattener | None = None
+    # Tables for `appointment_side_tables`, handed over by `appointments` as they arise:
+    # the side tables, and the parent and child tables of records that bypass the cursor.
+    side: deque[tuple[str, pa.Table]] = field(default_factory=deque)
+    scan_finished: bool = False
 
 
-Batch = "JsonRecords | ScanIds"
+Batch = JsonRecords | ScanIds
 Batches = Callable[[Incremental[Any], RunContext], Iterator[Batch]]
 
 
 def appointments_resource(
     spec: ResourceSpec, batches: Batches, cursor: Incremental[Any], lag_seconds: float
-) -> DltResource:
-    """A dlt resource named `appointments` that lands the parent and all child tables."""
+) -> list[DltResource]:
+    """The resources of one source: they land the parent, all child tables and the side
+    tables (`_quarantine`, `_appointment_scan`), with dlt's public API only.
+
+    - `appointments` pages the API and yields the well-formed records as Arrow; it carries
+      the incremental (its state is the cursor) and is not loaded itself.
+    - `appointment_tables`, a transformer of it, sees only what the incremental let
+      through, and flattens it into the parent and child tables.
+    - `appointment_side_tables` yields the quarantined records and the scan's ids, which
+      `appointments` hands it within the run: they never pass the incremental. So do the
+      flattened tables of records that must not move the cursor (`JsonRecords.moves_cursor`
+      False: webhook events); the side resource declares the parent and child tables with
+      the very hints of `appointment_tables`, so they merge and append the same way.
+    """
     ctx = RunContext(lag_seconds=lag_seconds)
     id_name = spec.schema.id_field
     cursor_name = spec.schema.cursor_field
 
-    @dlt.resource(name=PARENT_TABLE, primary_key=id_name, write_disposition="merge")
+    @dlt.resource(name=PARENT_TABLE, primary_key=id_name, selected=False)
     def appointments(updated: Incremental[Any] = cursor) -> Iterator[pa.Table]:
         state = dlt.current.resource_state()
         ctx.recent = state.setdefault("recent_rows", {})
@@ -116,125 +133,132 @@ def appointments_resource(
         try:
             for item in batches(updated, ctx):
                 if isinstance(item, ScanIds):
-                    yield _carrier(_ids_table(item.ids, spec.id_arrow_type), SCAN_TABLE, spec)
+                    ctx.side.append((SCAN_TABLE, _ids_table(item.ids, spec.id_arrow_type)))
                     continue
                 result = reader.read_texts(item.texts)
                 if result.quarantined:
                     for q in result.quarantined:
                         logger.warning("quarantined a %s record: %s", spec.source, q.reason)
                     table = quarantine_table(spec.source, PARENT_TABLE, result.quarantined, id_name)
-                    yield _carrier(table, QUARANTINE_TABLE, spec)
-                if result.good is not None and result.good.num_rows:
-                    yield result.good if item.moves_cursor else _uncounted(result.good, spec)
+                    ctx.side.append((QUARANTINE_TABLE, table))
+                if result.good is None or not result.good.num_rows:
+                    continue
+                if item.moves_cursor:
+                    yield result.good
+                else:
+                    ctx.side.extend(_new_tables(ctx, result.good, id_name, cursor_name))
         finally:
             ctx.flattener.close()
             reader.close()
+            ctx.scan_finished = True
         _prune_recent(ctx.recent, lag_seconds)
 
-    resource = appointments(cursor)
-    # Every table gets its own hint variant; the resource keeps no columns, since
-    # variants start from a copy of the resource's hints.
-    resource.apply_hints(
-        table_name=PARENT_TABLE,
-        write_disposition="merge",
+    main = appointments(cursor)
+    tables = dlt.transformer(
+        _flatten(ctx, id_name, cursor_name),
+        name=TABLES_RESOURCE,
+        data_from=main,
         primary_key=id_name,
-        columns=dict(spec.parent_columns),
-        create_table_variant=True,
+        write_disposition="merge",
     )
-    for table, columns in spec.child_columns.items():
-        resource.apply_hints(
-            table_name=table,
-            write_disposition="append",
-            primary_key="",
-            merge_key="",
-            columns=dict(columns),
-            create_table_variant=True,
-        )
-    resource.apply_hints(
-        table_name=QUARANTINE_TABLE,
-        write_disposition="append",
-        primary_key="",
-        merge_key="",
-        columns=QUARANTINE_COLUMNS,
-        create_table_variant=True,
-    )
-    resource.apply_hints(
-        table_name=SCAN_TABLE,
-        write_disposition="replace",
-        primary_key="",
-        merge_key="",
-        columns={SCAN_ID_COLUMN: {"data_type": spec.parent_columns["id"]["data_type"]}},
-        create_table_variant=True,
-    )
-    step = _flatten_step(ctx, id_name, cursor_name)
-    resource.add_yield_map(step, insert_at=len(resource._pipe.steps))
-    return resource
-
-
-def _carrier(table: pa.Table, route: str, spec: ResourceSpec) -> pa.Table:
-    """Lets an auxiliary table pass dlt's incremental step untouched (null id and cursor)."""
-    n = table.num_rows
-    carried = (
-        table.append_column(ROUTE, pa.array([route] * n, pa.string()))
-        .append_column(spec.schema.id_field, pa.nulls(n, spec.id_arrow_type))
-        .append_column(spec.schema.cursor_field, pa.nulls(n, pa.timestamp("us", tz="UTC")))
-    )
-    # an empty table has no row to read the route from (an empty collection's scan)
-    return carried.replace_schema_metadata({ROUTE: route})
-
-
-def _uncounted(table: pa.Table, spec: ResourceSpec) -> pa.Table:
-    """Typed rows that pass dlt's incremental as a carrier; `_counted_again` restores them."""
-    id_name, cursor_name = spec.schema.id_field, spec.schema.cursor_field
-    n = table.num_rows
-    for name in (id_name, cursor_name):
-        column = table.column(name)
-        table = table.set_column(
-            table.schema.get_field_index(name), name, pa.nulls(n, column.type)
-        ).append_column(f"{UNCOUNTED}{name}", column)
-    return table.append_column(ROUTE, pa.array([UNCOUNTED] * n, pa.string()))
-
-
-def _counted_again(batch: pa.Table, id_name: str, cursor_name: str) -> pa.Table:
-    for name in (id_name, cursor_name):
-        kept = batch.column(f"{UNCOUNTED}{name}")
-        batch = batch.set_column(batch.schema.get_field_index(name), name, kept)
-        batch = batch.drop_columns([f"{UNCOUNTED}{name}"])
-    return batch.drop_columns([ROUTE])
+    side = dlt.resource(_side_tables(ctx), name=SIDE_RESOURCE)
+    _declare_tables(spec, tables, side)
+    return [main, tables, side]
 
 
 def _ids_table(ids: Iterable[Any], id_type: pa.DataType) -> pa.Table:
     """The scanned ids plus one null row: it carries the load id even when the collection
     is empty, so the clean-up can tell "scanned, found nothing" from "not scanned"."""
-    return pa.table({"scanned_id": pa.array(chain(ids, [None]), id_type)})
+    return pa.table({SCAN_ID_COLUMN: pa.array(chain(ids, [None]), id_type)})
 
 
-def _flatten_step(
+def _flatten(
     ctx: RunContext, id_name: str, cursor_name: str
 ) -> Callable[[pa.Table], Iterator[Any]]:
-    def flatten(batch: pa.Table) -> Iterator[Any]:
-        if ROUTE in batch.column_names and batch.column(ROUTE)[0].as_py() == UNCOUNTED:
-            batch = _counted_again(batch, id_name, cursor_name)
-        if ROUTE in batch.column_names:
-            metadata = batch.schema.metadata or {}
-            route = metadata.get(ROUTE.encode(), b"").decode() or batch.column(ROUTE)[0].as_py()
-            aux = batch.drop_columns([ROUTE, id_name, cursor_name])
-            if route == SCAN_TABLE:
-                aux = aux.rename_columns([SCAN_ID_COLUMN])
-            yield dlt.mark.with_table_name(aux, route)
-            return
-        batch = _drop_loaded(batch, ctx.loaded_before, id_name, cursor_name)
-        if batch.num_rows == 0:
-            return
-        _remember(batch, ctx.recent, id_name, cursor_name)
-        if len(ctx.recent) > RECENT_PRUNE_AT:
-            _prune_recent(ctx.recent, ctx.lag_seconds)
-        assert ctx.flattener is not None, "the flatten step runs inside the resource's run"
-        for table, rows in ctx.flattener.flatten(batch).items():
-            if rows.num_rows:
-                yield dlt.mark.with_table_name(rows, table)
+    """The transformer's function: rows the incremental kept, as parent and child tables.
 
-    return flatten
+    It flattens when dlt calls it, not when dlt later drains what it returns: the flattener
+    works in the reader's DuckDB, which `appointments` closes once its scan is done, and dlt
+    may resume `appointments` before it drains a transformer's output.
+    """
+
+    def appointment_tables(batch: pa.Table) -> Iterator[Any]:
+        tables = _new_tables(ctx, batch, id_name, cursor_name)
+        return iter([dlt.mark.with_table_name(t, name) for name, t in tables])
+
+    return appointment_tables
+
+
+def _new_tables(
+    ctx: RunContext, batch: pa.Table, id_name: str, cursor_name: str
+) -> list[tuple[str, pa.Table]]:
+    """Parent and child tables of the rows not loaded before (by name, none empty)."""
+    batch = _drop_loaded(batch, ctx.loaded_before, id_name, cursor_name)
+    if batch.num_rows == 0:
+        return []
+    _remember(batch, ctx.recent, id_name, cursor_name)
+    if len(ctx.recent) > RECENT_PRUNE_AT:
+        _prune_recent(ctx.recent, ctx.lag_seconds)
+    assert ctx.flattener is not None, "appointments opens the flattener before yielding"
+    return [(name, t) for name, t in ctx.flattener.flatten(batch).items() if t.num_rows]
+
+
+def _side_tables(ctx: RunContext) -> Callable[[], Iterator[Any]]:
+    """The side resource's generator: what `appointments` handed over, until it is done.
+
+    dlt evaluates a source's resources in turns (round robin by default, `fifo` if so
+    configured), on one thread. Whenever nothing has been handed over yet, this yields
+    None, which dlt's pipe iterator takes as "nothing now" and moves on to the other
+    resources, so the order in which dlt polls them does not matter.
+    """
+
+    def appointment_side_tables() -> Iterator[Any]:
+        if TABLES_RESOURCE not in dlt.current.source().resources.selected:
+            return  # appointments will not run: nothing will be handed over
+        while True:
+            while ctx.side:
+                table_name, table = ctx.side.popleft()
+                yield dlt.mark.with_table_name(table, table_name)
+            if ctx.scan_finished:
+                return
+            yield None
+
+    return appointment_side_tables
+
+
+def _declare_tables(spec: ResourceSpec, tables: DltResource, side: DltResource) -> None:
+    """Every table gets its own hint variant; the resources keep no columns, since
+    variants start from a copy of the resource's hints. The parent and child tables are
+    declared alike on both resources that write them."""
+    for resource in (tables, side):
+        resource.apply_hints(
+            table_name=PARENT_TABLE,
+            write_disposition="merge",
+            primary_key=spec.schema.id_field,
+            columns=dict(spec.parent_columns),
+            create_table_variant=True,
+        )
+        for table, columns in spec.child_columns.items():
+            resource.apply_hints(
+                table_name=table,
+                write_disposition="append",
+                primary_key="",
+                merge_key="",
+                columns=dict(columns),
+                create_table_variant=True,
+            )
+    side.apply_hints(
+        table_name=QUARANTINE_TABLE,
+        write_disposition="append",
+        columns=QUARANTINE_COLUMNS,
+        create_table_variant=True,
+    )
+    side.apply_hints(
+        table_name=SCAN_TABLE,
+        write_disposition="replace",
+        columns={SCAN_ID_COLUMN: {"data_type": spec.parent_columns["id"]["data_type"]}},
+        create_table_variant=True,
+    )
 
 
 def _row_keys(batch: pa.Table, id_name: str, cursor_name: str) -> pa.Array:

@@ -17,7 +17,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--appointments", type=int, default=5000, help="per source")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--ties-per-second", type=float, default=5)
-    parser.add_argument("--max-limit", type=int, default=1000)
+    parser.add_argument("--max-limit", type=int, default=1000, help="largest page served")
+    parser.add_argument(
+        "--over-limit",
+        choices=("clamp", "reject"),
+        default="clamp",
+        help="a Pexip limit above --max-limit: served at the maximum, or refused with 400",
+    )
     parser.add_argument("--session-expiry", choices=("redirect", "401"), default="redirect")
     parser.add_argument("--webhook-url", help="deliver every Pexip change here as a webhook")
     parser.add_argument("--webhook-secret", help="sign deliveries (HMAC-SHA256 in X-Signature)")
@@ -29,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         ties_per_second=args.ties_per_second,
         max_limit=args.max_limit,
+        over_limit=args.over_limit,
         session_expiry=args.session_expiry,
         webhook_url=args.webhook_url,
         webhook_secret=args.webhook_secret,

@@ -22,11 +22,13 @@ class AdminApi:
         self,
         stores: dict[str, PexipStore | ValomniaStore],
         faults: dict[str, Faults],
+        auth_faults: dict[str, Faults],
         traffic: dict[str, Traffic],
         expire: dict[str, Callable[[], None]],
     ) -> None:
         self._stores = stores
         self._faults = faults
+        self._auth_faults = auth_faults
         self._traffic = traffic
         self._expire = expire
 
@@ -69,9 +71,10 @@ class AdminApi:
                 raise ValueError('delete needs "ids"')
             store.delete(payload["ids"])
             return {"ids": payload["ids"]}
-        if action == "faults":
-            self._faults[api].configure(payload)
-            return self._faults[api].snapshot()
+        if action in ("faults", "auth_faults"):
+            faults = (self._faults if action == "faults" else self._auth_faults)[api]
+            faults.configure(payload)
+            return faults.snapshot()
         if action == "tick":
             clock = store.tick(float(payload.get("seconds", 1)))
             return {"clock": clock.isoformat().replace("+00:00", "Z")}

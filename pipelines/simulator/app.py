@@ -35,6 +35,7 @@ class Route:
     api: str | None
     handler: Handler
     appointments: bool = False
+    auth: bool = False  # the token endpoint or the login: faulted by `auth_faults`
 
 
 class App:
@@ -42,10 +43,12 @@ class App:
         self.pexip = pexip
         self.valomnia = valomnia
         self.faults = {"pexip": Faults(max_concurrent=4), "valomnia": Faults()}
+        self.auth_faults = {api: Faults() for api in APIS}
         self.traffic = {api: Traffic() for api in APIS}
         self.admin = AdminApi(
             {"pexip": pexip.store, "valomnia": valomnia.store},
             self.faults,
+            self.auth_faults,
             self.traffic,
             {"pexip": pexip.tokens.expire_all, "valomnia": valomnia.sessions.expire_all},
         )
@@ -57,7 +60,9 @@ class App:
             return Route(None, lambda r: self.admin.handle(r, api, action))
         if match := _TOKEN.fullmatch(path):
             realm = match.group(1)
-            return self._only(method, "POST", "pexip", lambda r: self.pexip.token(r, realm))
+            return self._only(
+                method, "POST", "pexip", lambda r: self.pexip.token(r, realm), auth=True
+            )
         if match := _PEXIP_APPOINTMENTS.fullmatch(path):
             enterprise = match.group(1)
             if method != "GET":
@@ -66,7 +71,7 @@ class App:
         if path.startswith(("/enterprises/", "/realms/")):
             return Route("pexip", lambda r: pexip_error(404))
         if path == "/j_spring_security_check":
-            return self._only(method, "POST", "valomnia", self.valomnia.login)
+            return self._only(method, "POST", "valomnia", self.valomnia.login, auth=True)
         if path == "/login/ajaxSuccess":
             return self._only(method, "GET", "valomnia", self.valomnia.ajax_success)
         if path == "/login/authfail":
@@ -82,10 +87,10 @@ class App:
         return Route(None, lambda r: json_response(404, {"error": f"no route for {path}"}))
 
     @staticmethod
-    def _only(method: str, allowed: str, api: str, handler: Handler) -> Route:
+    def _only(method: str, allowed: str, api: str, handler: Handler, auth: bool = False) -> Route:
         if method != allowed:
             return Route(api, lambda r: json_response(405, {"error": "method_not_allowed"}))
-        return Route(api, handler)
+        return Route(api, handler, auth=auth)
 
     def respond(
         self, route: Route, request: Request, k: int = 0, admitted: bool = True
@@ -97,10 +102,16 @@ class App:
         the request counts as in flight until its bytes are written).
         """
         api = route.api
-        if not route.appointments or api is None:
+        if route.auth and api is not None:
+            response = self._faulted(api, self.auth_faults[api], route.handler, request)
+        elif not route.appointments or api is None:
             response = route.handler(request)
         else:
-            response = self._appointments(api, route.handler, request, admitted)
+            faults = self.faults[api]
+            if admitted:
+                response = self._faulted(api, faults, route.handler, request)
+            else:
+                response = self._error(api, Injected(status=429, retry_after=faults.retry_after))
             self.traffic[api].record(
                 {
                     "method": request.method,
@@ -116,17 +127,14 @@ class App:
             response.headers.append(("X-Correlation-Id", correlation))
         return response
 
-    def _appointments(
-        self, api: str, handler: Handler, request: Request, admitted: bool
-    ) -> Response:
-        faults = self.faults[api]
-        if not admitted:
-            return self._error(api, Injected(status=429, retry_after=faults.retry_after))
+    def _faulted(self, api: str, faults: Faults, handler: Handler, request: Request) -> Response:
+        """The handler's answer after latency, with the next fault of `faults` applied."""
         if faults.latency_ms > 0:
             time.sleep(faults.latency_ms / 1000)
         injected = faults.draw()
         if injected is not None and injected.status is not None:
-            return self._error(api, injected)
+            auth = faults is self.auth_faults[api]
+            return self._error(api, injected, auth)
         if injected is not None and injected.kind == "reset":
             return Response(0, fault="reset")
         response = handler(request)
@@ -143,8 +151,9 @@ class App:
         return response
 
     @staticmethod
-    def _error(api: str, injected: Injected) -> Response:
+    def _error(api: str, injected: Injected, auth: bool = False) -> Response:
         status = injected.status or 500
-        if api == "pexip":
+        if api == "pexip" and not auth:
             return pexip_error(status, retry_after=injected.retry_after)
+        # Valomnia's errors and Keycloak's (the Pexip token endpoint) share one shape.
         return valomnia_error(status, retry_after=injected.retry_after)

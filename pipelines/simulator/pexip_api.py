@@ -131,7 +131,9 @@ class PexipApi:
         if not self._authorized(request):
             return pexip_error(401)
         try:
-            query, offset, limit = parse_query(request.params(), self.settings.max_limit)
+            query, offset, limit = parse_query(
+                request.params(), self.settings.max_limit, self.settings.over_limit == "reject"
+            )
         except BadRequest as error:
             return pexip_error(400, str(error), arguments={"parameter": error.parameter})
         parts, total = self.store.page(query, offset, limit)
@@ -162,8 +164,11 @@ def _non_negative(name: str, value: str, minimum: int) -> int:
     return int(value)
 
 
-def parse_query(params: list[tuple[str, str]], max_limit: int) -> tuple[PexipQuery, int, int]:
-    """Validate a query string like the real API; the limit is clamped to `max_limit`."""
+def parse_query(
+    params: list[tuple[str, str]], max_limit: int, reject_over_limit: bool = False
+) -> tuple[PexipQuery, int, int]:
+    """Validate a query string like the real API; a limit above `max_limit` is clamped to
+    it (and `meta.limit` says so), or refused with 400 if `reject_over_limit`."""
     arrays: dict[str, set[str]] = defaultdict(set)
     bounds: dict[str, int] = {}
     offset, limit = 0, DEFAULT_LIMIT
@@ -188,7 +193,10 @@ def parse_query(params: list[tuple[str, str]], max_limit: int) -> tuple[PexipQue
         elif key == "offset":
             offset = _non_negative(key, value, 0)
         elif key == "limit":
-            limit = min(_non_negative(key, value, 1), max_limit)
+            limit = _non_negative(key, value, 1)
+            if limit > max_limit and reject_over_limit:
+                raise BadRequest(f"Query parameter 'limit' must be at most {max_limit}", key)
+            limit = min(limit, max_limit)
         else:
             raise BadRequest(f"Unknown query parameter '{key}'", key)
     query = PexipQuery(

@@ -18,10 +18,13 @@ class Settings:
     password: str = "valomnia-secret"
     token_ttl_seconds: float = 3600
     max_limit: int = 1000
+    over_limit: str = "clamp"  # or "reject": a Pexip `limit` above max_limit is a 400
     session_expiry: str = "redirect"  # or "401": Valomnia's answer without a valid session
 
     def __post_init__(self) -> None:
         if self.session_expiry not in ("redirect", "401"):
             raise ValueError("session_expiry must be 'redirect' or '401'")
+        if self.over_limit not in ("clamp", "reject"):
+            raise ValueError("over_limit must be 'clamp' or 'reject'")
         if self.max_limit < 1:
             raise ValueError("max_limit must be at least 1")

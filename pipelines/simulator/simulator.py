@@ -48,6 +48,7 @@ class Simulator:
         password: str = "valomnia-secret",
         ties_per_second: float = 5,
         max_limit: int = 1000,
+        over_limit: str = "clamp",
         session_expiry: str = "redirect",
     ) -> None:
         self.settings = Settings(
@@ -58,6 +59,7 @@ class Simulator:
             password=password,
             token_ttl_seconds=token_ttl_seconds,
             max_limit=max_limit,
+            over_limit=over_limit,
             session_expiry=session_expiry,
         )
         self.seed = seed
@@ -161,6 +163,12 @@ class Simulator:
         """The live fault settings of `api`'s appointments endpoint (mutate them directly)."""
         self._traffic(api)
         return self._app.faults[api]
+
+    def auth_faults(self, api: str) -> Faults:
+        """The live fault settings of `api`'s token endpoint (pexip) or login (valomnia):
+        scripted outcomes and rates as for `faults`; no concurrency limit."""
+        self._traffic(api)
+        return self._app.auth_faults[api]
 
     def expire_tokens(self) -> None:
         """Every Pexip token issued so far is rejected from now on (401)."""

@@ -16,7 +16,8 @@ from typing import Any
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.extract.source import DltSource
 
-from pipelines.extract.resource import PARENT_TABLE, ResourceSpec
+from pipelines.extract.flatten import QUARANTINE_TABLE
+from pipelines.extract.resource import PARENT_TABLE, SCAN_TABLE, ResourceSpec
 
 _NAMING = NamingConvention()
 
@@ -69,6 +70,12 @@ class SourceEntry:
     @property
     def child_tables(self) -> list[str]:
         return list(self.spec.child_columns)
+
+    @property
+    def raw_tables(self) -> list[str]:
+        """Every table a sync lands in the dataset `name`: the flattened parent and child
+        tables, then the quarantine and the scan ids. The models may read only these."""
+        return [*(table.name for table in self.spec.tables), QUARANTINE_TABLE, SCAN_TABLE]
 
     def build(self, **options: Any) -> DltSource:
         """The configured source; options it does not support are refused, not ignored."""

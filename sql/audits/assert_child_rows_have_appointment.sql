@@ -22,10 +22,11 @@ orphans as (
         children.appointment_id,
         'participant_index=' || cast(children.participant_index as varchar) as child_row,
     from staging.stg_pexip_engage__appointment_participants as children
-    where not exists (
-        select 1 from pexip_engage_appointments as parents
-        where parents.appointment_id = children.appointment_id
-    )
+    where
+        not exists (
+            select 1 from pexip_engage_appointments as parents
+            where parents.appointment_id = children.appointment_id
+        )
 
     union all
 
@@ -34,10 +35,11 @@ orphans as (
         children.appointment_id,
         'answer_id=' || children.answer_id as child_row,
     from staging.stg_pexip_engage__answers as children
-    where not exists (
-        select 1 from pexip_engage_appointments as parents
-        where parents.appointment_id = children.appointment_id
-    )
+    where
+        not exists (
+            select 1 from pexip_engage_appointments as parents
+            where parents.appointment_id = children.appointment_id
+        )
 
     union all
 
@@ -46,10 +48,11 @@ orphans as (
         children.appointment_id,
         'answer_option_id=' || children.answer_option_id as child_row,
     from staging.stg_pexip_engage__answer_options as children
-    where not exists (
-        select 1 from pexip_engage_appointments as parents
-        where parents.appointment_id = children.appointment_id
-    )
+    where
+        not exists (
+            select 1 from pexip_engage_appointments as parents
+            where parents.appointment_id = children.appointment_id
+        )
 
     union all
 
@@ -58,10 +61,11 @@ orphans as (
         children.appointment_id,
         'file_id=' || children.file_id as child_row,
     from staging.stg_pexip_engage__answer_files as children
-    where not exists (
-        select 1 from pexip_engage_appointments as parents
-        where parents.appointment_id = children.appointment_id
-    )
+    where
+        not exists (
+            select 1 from pexip_engage_appointments as parents
+            where parents.appointment_id = children.appointment_id
+        )
 
     union all
 
@@ -70,10 +74,11 @@ orphans as (
         children.appointment_id,
         'formatted_address=' || children.formatted_address as child_row,
     from staging.stg_pexip_engage__locations as children
-    where not exists (
-        select 1 from pexip_engage_appointments as parents
-        where parents.appointment_id = children.appointment_id
-    )
+    where
+        not exists (
+            select 1 from pexip_engage_appointments as parents
+            where parents.appointment_id = children.appointment_id
+        )
 
     union all
 

@@ -36,7 +36,8 @@ missing as (
     from raw_appointments
     where not exists (
         select 1 from facts
-        where facts.source = raw_appointments.source
+        where
+            facts.source = raw_appointments.source
             and facts.appointment_id = raw_appointments.appointment_id
     )
 

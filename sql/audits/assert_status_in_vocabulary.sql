@@ -8,6 +8,7 @@ select
     status,
 
 from reporting.fct_appointments
-where status is null
+where
+    status is null
     or status not in ('requested', 'scheduled', 'completed', 'cancelled', 'no_show')
 order by appointment_key

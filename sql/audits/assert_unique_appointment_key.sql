@@ -6,6 +6,7 @@ select
 
 from reporting.fct_appointments
 group by appointment_key
-having count(*) > 1
+having
+    count(*) > 1
     or appointment_key is null
 order by appointment_key

@@ -30,8 +30,8 @@ selections as (
 
     from answers
     left join answer_options
-        on answer_options.appointment_id = answers.appointment_id
-        and answer_options.answer_id = answers.answer_id
+        on answers.appointment_id = answer_options.appointment_id
+        and answers.answer_id = answer_options.answer_id
 
 )
 

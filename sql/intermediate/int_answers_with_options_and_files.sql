@@ -68,11 +68,11 @@ joined as (
 
     from answers
     left join options_per_answer
-        on options_per_answer.appointment_id = answers.appointment_id
-        and options_per_answer.answer_id = answers.answer_id
+        on answers.appointment_id = options_per_answer.appointment_id
+        and answers.answer_id = options_per_answer.answer_id
     left join files_per_answer
-        on files_per_answer.appointment_id = answers.appointment_id
-        and files_per_answer.answer_id = answers.answer_id
+        on answers.appointment_id = files_per_answer.appointment_id
+        and answers.answer_id = files_per_answer.answer_id
 
 )
 

@@ -46,7 +46,7 @@ pexip_engage as (
 
     from pexip_engage_appointments as appointments
     left join pexip_engage_primary_participants as participants
-        on participants.appointment_id = appointments.appointment_id
+        on appointments.appointment_id = participants.appointment_id
 
 ),
 

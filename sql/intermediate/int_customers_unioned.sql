@@ -35,8 +35,9 @@ pexip_engage as (
 
     from pexip_engage_participants as participants
     left join pexip_engage_appointments as appointments
-        on appointments.appointment_id = participants.appointment_id
-    where participants.participant_type = 'CUSTOMER'
+        on participants.appointment_id = appointments.appointment_id
+    where
+        participants.participant_type = 'CUSTOMER'
         and participants.participant_id is not null
 
 ),

@@ -73,7 +73,8 @@ appointment_stats as (
         max(starts_at) as last_appointment_at,
 
     from appointments
-    where not is_deleted
+    where
+        not is_deleted
         and customer_id is not null
     group by source, customer_id
 
@@ -93,8 +94,8 @@ final as (
 
     from latest
     left join appointment_stats
-        on appointment_stats.source = latest.source
-        and appointment_stats.customer_id = latest.customer_id
+        on latest.source = appointment_stats.source
+        and latest.customer_id = appointment_stats.customer_id
 
 )
 

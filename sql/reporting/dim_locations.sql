@@ -58,7 +58,7 @@ final as (
     from locations
     left join appointments
         on appointments.source = 'pexip_engage'
-        and appointments.appointment_id = locations.appointment_id
+        and locations.appointment_id = appointments.appointment_id
 
 )
 

@@ -58,8 +58,8 @@ final as (
 
     from answers
     left join appointments
-        on appointments.source = answers.source
-        and appointments.appointment_id = answers.appointment_id
+        on answers.source = appointments.source
+        and answers.appointment_id = appointments.appointment_id
 
 )
 

@@ -55,8 +55,8 @@ final as (
 
     from participants
     left join appointments
-        on appointments.source = participants.source
-        and appointments.appointment_id = participants.appointment_id
+        on participants.source = appointments.source
+        and participants.appointment_id = appointments.appointment_id
 
 )
 

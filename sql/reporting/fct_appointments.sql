@@ -50,18 +50,22 @@ appointments as (
 
 status_mapping as (
 
-    select * from (
+    select
+        statuses.source,
+        statuses.source_status,
+        statuses.status,
+    from (
         values
-            ('pexip_engage', 'INCOMING_REQUEST', 'requested'),
-            ('pexip_engage', 'OUTGOING_INVITE', 'requested'),
-            ('pexip_engage', 'ALTERNATIVE_DATE_REQUESTED', 'requested'),
-            ('pexip_engage', 'ACCEPTED', 'scheduled'),
-            ('pexip_engage', 'COMPLETED', 'completed'),
-            ('pexip_engage', 'CANCELLED', 'cancelled'),
-            ('pexip_engage', 'NO_SHOW', 'no_show'),
-            ('valomnia', 'done', 'completed'),
-            ('valomnia', 'open', 'scheduled')
-    ) as mapping (source, source_status, status)
+        ('pexip_engage', 'INCOMING_REQUEST', 'requested'),
+        ('pexip_engage', 'OUTGOING_INVITE', 'requested'),
+        ('pexip_engage', 'ALTERNATIVE_DATE_REQUESTED', 'requested'),
+        ('pexip_engage', 'ACCEPTED', 'scheduled'),
+        ('pexip_engage', 'COMPLETED', 'completed'),
+        ('pexip_engage', 'CANCELLED', 'cancelled'),
+        ('pexip_engage', 'NO_SHOW', 'no_show'),
+        ('valomnia', 'done', 'completed'),
+        ('valomnia', 'open', 'scheduled')
+    ) as statuses (source, source_status, status)
 
 ),
 
@@ -93,8 +97,8 @@ final as (
 
     from appointments
     left join status_mapping
-        on status_mapping.source = appointments.source
-        and status_mapping.source_status = appointments.source_status
+        on appointments.source = status_mapping.source
+        and appointments.source_status = status_mapping.source_status
 
 )
 

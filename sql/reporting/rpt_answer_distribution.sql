@@ -35,8 +35,8 @@ live_selections as (
 
     from selections
     inner join appointments
-        on appointments.source = selections.source
-        and appointments.appointment_id = selections.appointment_id
+        on selections.source = appointments.source
+        and selections.appointment_id = appointments.appointment_id
     where not appointments.is_deleted
 
 ),
@@ -81,7 +81,7 @@ final as (
 
     from per_answer
     inner join per_question
-        on per_question.question_id = per_answer.question_id
+        on per_answer.question_id = per_question.question_id
 
 )
 

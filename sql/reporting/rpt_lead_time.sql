@@ -18,7 +18,8 @@ with
 appointments as (
 
     select * from reporting.fct_appointments
-    where not is_deleted
+    where
+        not is_deleted
         and lead_time_hours is not null
 
 ),

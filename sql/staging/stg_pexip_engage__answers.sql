@@ -21,7 +21,7 @@ renamed as (
 
         -- properties
         cast(answer_type as varchar) as answer_type,
-        cast("value" as varchar) as answer_value,
+        cast(value as varchar) as answer_value,
 
         -- timestamps
         cast(created_at as timestamptz) as created_at,

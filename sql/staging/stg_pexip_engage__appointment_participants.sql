@@ -19,8 +19,8 @@ renamed as (
         cast(participant__id as varchar) as participant_id,
 
         -- properties
-        cast("role" as varchar) as participant_role,
-        cast("type" as varchar) as participant_type,
+        cast(role as varchar) as participant_role,
+        cast(type as varchar) as participant_type,
         cast(video_url as varchar) as video_url,
         cast(video_test_url as varchar) as video_test_url,
 

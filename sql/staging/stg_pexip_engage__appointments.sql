@@ -39,7 +39,7 @@ renamed as (
         cast(updated_from as varchar) as updated_from,
 
         -- timestamps
-        cast("start" as timestamptz) as starts_at,
+        cast(start as timestamptz) as starts_at,
         cast("end" as timestamptz) as ends_at,
         cast(created_at as timestamptz) as created_at,
         cast(updated_at as timestamptz) as updated_at,

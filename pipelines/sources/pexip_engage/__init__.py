@@ -5,11 +5,14 @@ API-NOTES.md. The API can neither filter nor sort by `updatedAt`, so every run p
 whole collection (or the configured window) in parallel and dlt's incremental keeps only
 rows changed since the last run.
 
-Resources:
-    appointments: the appointments, merged on `id`, with child tables
+Resources (see pipelines/extract/resource.py):
+    appointments: pages the API; carries the `updatedAt` cursor; not loaded itself.
+    appointment_tables: the appointments, merged on `id`, with child tables
         appointments__appointment_participants, appointments__answers,
         appointments__answers__selected_answer_options, appointments__answers__files and
-        appointments__location; plus `_quarantine` for malformed records.
+        appointments__location.
+    appointment_side_tables: `_quarantine` for malformed records and, after a complete
+        scan, `_appointment_scan` (the ids it returned).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from pipelines.sources.pexip_engage.settings import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_REPAIR_PASSES,
     DEFAULT_PAGE_SIZE,
+    DEFAULT_REQUESTS_PER_MINUTE,
     ENUM_FILTERS,
     ID_ARROW_TYPE,
     KEY,
@@ -77,6 +81,7 @@ def pexip_engage(
     token_url: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
     lag_seconds: float = DEFAULT_LAG_SECONDS,
     filters: dict[str, Any] | None = None,
     window_from: str | None = None,
@@ -96,7 +101,7 @@ def pexip_engage(
     webhook_event_type_path: str = hook_defaults.DEFAULT_EVENT_TYPE_PATH,
     webhook_event_data_path: str = hook_defaults.DEFAULT_EVENT_DATA_PATH,
     full_scan: bool = False,
-) -> DltResource:
+) -> list[DltResource]:
     """The Pexip Engage source. Every setting is checked here, before any request.
 
     With `webhooks`, a run merges the events `apptsync webhooks serve` spooled and makes no
@@ -112,6 +117,7 @@ def pexip_engage(
     )
     page_size = require_int(f"{KEY}.page_size", page_size, 1, MAX_PAGE_SIZE)
     max_concurrency = require_int(f"{KEY}.max_concurrency", max_concurrency, 1, 16)
+    per_minute = require_int(f"{KEY}.requests_per_minute", requests_per_minute, 1, 1_000_000)
     lag = require_seconds(f"{KEY}.lag_seconds", lag_seconds)
     batch_records = require_int(f"{KEY}.batch_records", batch_records, 1, 1_000_000)
     passes = require_int(f"{KEY}.max_repair_passes", max_repair_passes, 1, 10)
@@ -143,6 +149,7 @@ def pexip_engage(
             timeout=timeout,
             max_connections=max_concurrency + 1,
             max_in_flight=max_concurrency,
+            requests_per_minute=per_minute,
         ) as client:
             yield from scan(
                 client,

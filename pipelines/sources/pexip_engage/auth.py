@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Mapping
-
 import httpx
 import orjson
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from pipelines.extract.http import AuthError, default_error_message
+from pipelines.extract.credentials import Credential, SharedCredential
+from pipelines.extract.http import ApiClient, ApiError, AuthError, GaveUp, default_error_message
 from pipelines.redaction import get_logger, redactor
 from pipelines.sources.pexip_engage.settings import TOKEN_REFRESH_MARGIN_SECONDS
 
@@ -18,7 +14,12 @@ logger = get_logger("apptsync.pexip_engage")
 
 
 class ClientCredentialsAuth:
-    """OAuth2 client-credentials token, cached and refreshed before it expires."""
+    """OAuth2 client-credentials token, shared by every page thread and refreshed shortly
+    before it expires or once it is refused.
+
+    The token request goes through the API client's `send`, so it is retried exactly like a
+    page (same `max_attempts`, backoff and `Retry-After` rule, same log line).
+    """
 
     def __init__(
         self,
@@ -31,45 +32,34 @@ class ClientCredentialsAuth:
         self.client_id = client_id
         self._secret = client_secret
         self.refresh_margin = refresh_margin
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = threading.Lock()
+        self._token = SharedCredential()
         redactor.add(client_secret)
 
-    def headers(self, client: httpx.Client) -> dict[str, str]:
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at - self.refresh_margin:
-                self._fetch(client)
-            return {"Authorization": f"Bearer {self._token}"}
+    def credential(self, client: ApiClient) -> Credential:
+        token, generation = self._token.get(lambda: self._fetch(client))
+        return Credential({"Authorization": f"Bearer {token}"}, generation)
 
     def is_rejected(self, response: httpx.Response) -> bool:
         return response.status_code == 401
 
-    def invalidate(self, rejected_headers: Mapping[str, str]) -> None:
-        with self._lock:
-            if rejected_headers.get("Authorization") == f"Bearer {self._token}":
-                self._token = None
+    def invalidate(self, credential: Credential) -> bool:
+        return self._token.invalidate(credential.generation)
 
-    def _fetch(self, client: httpx.Client) -> None:
-        retrying = Retrying(
-            stop=stop_after_attempt(4),
-            wait=wait_exponential_jitter(initial=0.5, max=10),
-            retry=retry_if_exception_type(httpx.TransportError),
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                response = client.post(
-                    self.token_url,
-                    data={
-                        "grant_type": "client_credentials",
-                        "client_id": self.client_id,
-                        "client_secret": self._secret,
-                    },
-                    headers={"Accept": "application/json"},
-                )
-                if response.status_code >= 500:
-                    raise httpx.TransportError(f"token endpoint answered {response.status_code}")
+    def _fetch(self, client: ApiClient) -> tuple[str, float]:
+        """A new token and how long to use it (its lifetime less the refresh margin)."""
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+        }
+        try:
+            response = client.send("POST", self.token_url, data=form)
+        except GaveUp as failed:
+            raise ApiError(
+                f"cannot get a Pexip Engage token from {self.token_url}: {failed.message}",
+                status=failed.status,
+                url=self.token_url,
+            ) from None
         if response.status_code != 200:
             message = redactor.redact(default_error_message(response))
             raise AuthError(
@@ -79,6 +69,7 @@ class ClientCredentialsAuth:
                 url=self.token_url,
             )
         body = orjson.loads(response.content)
-        self._token = str(body["access_token"])
-        redactor.add(self._token)
-        self._expires_at = time.monotonic() + float(body.get("expires_in") or 300)
+        token = str(body["access_token"])
+        redactor.add(token)
+        lifetime = float(body.get("expires_in") or 300)
+        return token, max(lifetime - self.refresh_margin, 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +22,9 @@ from pipelines.redaction import get_logger
 logger = get_logger("apptsync.pexip_engage")
 
 _SPLITTER = PageSplitter("meta", "id", "updatedAt")
+# The API's own default page size: asking for less than this is never worth a try.
+MIN_PAGE_SIZE = 25
+_NAMES_LIMIT = re.compile(r"\blimit\b", re.IGNORECASE)
 
 
 @dataclass
@@ -65,6 +69,34 @@ def fetch_page(
     )
 
 
+def first_page(
+    client: ApiClient, path: str, params: Sequence[tuple[str, str]], page_size: int
+) -> Page:
+    """The first page, at the largest size the API takes: `page_size`, halved (down to
+    MIN_PAGE_SIZE) while the API refuses the size itself. The maximum is undocumented; a
+    size the API caps instead comes back in `meta.limit` and is used from then on."""
+    size = page_size
+    while True:
+        try:
+            return fetch_page(client, path, params, 0, size)
+        except ApiError as error:
+            smaller = max(size // 2, MIN_PAGE_SIZE)
+            if smaller >= size or not refuses_page_size(error):
+                raise
+            logger.warning(
+                "%s refused limit=%d (%s); asking for %d", path, size, error.detail, smaller
+            )
+            size = smaller
+
+
+def refuses_page_size(error: ApiError) -> bool:
+    """A 413, or a 400/422 whose own text names `limit`: the size, not the request, is at
+    fault (any other client error is final, as for every request)."""
+    if error.status == 413:
+        return True
+    return error.status in (400, 422) and bool(_NAMES_LIMIT.search(error.detail or ""))
+
+
 def pages(
     client: ApiClient,
     path: str,
@@ -80,7 +112,7 @@ def pages(
     worker) wait to be consumed, so fetching goes on while a batch is being flattened and
     memory does not grow with the collection.
     """
-    first = fetch_page(client, path, params, 0, page_size)
+    first = first_page(client, path, params, page_size)
     yield first
     step = first.limit if first.limit > 0 else page_size
     offsets = iter(range(step, first.total, step))
@@ -117,6 +149,7 @@ def _one_pass(
     number = report.number
     parts: list[bytes] = []
     for page in pass_pages:
+        report.page_size = report.page_size or page.limit
         report.totals.add(page.total)
         keep = []
         for rid, version in zip(page.ids, page.versions, strict=True):
@@ -156,6 +189,7 @@ class PassReport:
     """What one pass over the collection saw, to tell a clean scan from a shifted one."""
 
     number: int
+    page_size: int = 0  # what the server granted on this pass's first page
     totals: set[int] = field(default_factory=set)
     ids: int = 0
     anonymous: int = 0
@@ -212,6 +246,7 @@ def scan(
             since,
             batch_records,
         )
+        page_size = report.page_size or page_size  # the next pass asks for what was granted
         problems = report.problems()
         logger.info(
             "scanned %s: %d records, pass %d%s",

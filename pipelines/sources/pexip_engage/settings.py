@@ -20,9 +20,12 @@ DEFAULT_AUTH_URL = "https://auth.pexipengage.com"
 TOKEN_PATH = "/realms/{enterprise}/protocol/openid-connect/token"
 APPOINTMENTS_PATH = "/enterprises/{enterprise}/appointments"
 
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
+# The API documents no maximum `limit`: ask for large pages and take what it grants
+# (`meta.limit`), halving the size if it refuses one (see scan.first_page).
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 10_000
 DEFAULT_MAX_CONCURRENCY = 4  # the documented per-IP limit of concurrent requests
+DEFAULT_REQUESTS_PER_MINUTE = 3000  # the documented per-IP budget
 DEFAULT_LAG_SECONDS = 60.0
 DEFAULT_BATCH_RECORDS = 5000
 DEFAULT_MAX_REPAIR_PASSES = 3

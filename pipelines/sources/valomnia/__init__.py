@@ -6,11 +6,13 @@ asks only for rows updated since the cursor (minus the lag) and pages them by re
 the greatest lastUpdated read, never by a deep offset (see helpers.KeysetScan). Valomnia
 exposes no deletes: `reconcile=True` scans every id once and marks the missing ones.
 
-Resources:
-    appointments: the appointments, merged on `id` (customer, appointmentCategory and
-        employee flattened into `customer__*`, `appointment_category__*`, `employee__*`),
-        with the child table appointments__contacts; plus `_quarantine` for malformed
-        records and, after a reconcile, `_appointment_scan`.
+Resources (see pipelines/extract/resource.py):
+    appointments: pages the API; carries the `lastUpdated` cursor; not loaded itself.
+    appointment_tables: the appointments, merged on `id` (customer, appointmentCategory
+        and employee flattened into `customer__*`, `appointment_category__*`,
+        `employee__*`), with the child table appointments__contacts.
+    appointment_side_tables: `_quarantine` for malformed records and, after a
+        reconcile, `_appointment_scan`.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def valomnia(
     max_attempts: int = 6,
     backoff_seconds: float = 0.5,
     timeout_seconds: float = 30.0,
-) -> DltResource:
+) -> list[DltResource]:
     """The Valomnia source. Every setting is checked here, before any request.
 
     `reconcile` reads the whole collection instead of the rows changed since the cursor,
@@ -110,7 +112,7 @@ def valomnia(
         # The run's fixed, lag-adjusted start, floored to the API's whole seconds; a full
         # scan (first run or reconcile) sends no lastUpdated filter at all.
         since = None if reconcile else start_second(updated.start_value)
-        auth = SessionAuth(base_url, username, password, max_attempts=attempts)
+        auth = SessionAuth(base_url, username, password)
         with ApiClient(
             base_url,
             auth=auth,

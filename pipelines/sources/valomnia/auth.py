@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
-import threading
-from collections.abc import Mapping
 from urllib.parse import urljoin, urlparse
 
 import httpx
 import orjson
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
-from pipelines.extract.http import (
-    MAX_RETRY_AFTER_SECONDS,
-    RETRYABLE_STATUSES,
-    ApiError,
-    AuthError,
-    default_error_message,
-    parse_retry_after,
-)
+from pipelines.extract.credentials import Credential, SharedCredential
+from pipelines.extract.http import ApiClient, ApiError, AuthError, GaveUp, default_error_message
 from pipelines.redaction import get_logger, redactor
 from pipelines.sources.valomnia.settings import (
     KEY,
@@ -38,38 +25,26 @@ logger = get_logger("apptsync.valomnia")
 _LOGIN_PAGE = re.compile(r"(^|/)(login|j_spring_security_check)(/|$)")
 
 
-class _LoginUnavailable(Exception):
-    """Internal signal: the login endpoint failed in a way another attempt may fix."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 class SessionAuth:
     """Spring-Security form login; the JSESSIONID is kept here and sent as a Cookie header.
 
-    The cookie is not left in the HTTP client's jar: this object alone decides which session
-    a request carries, so `invalidate` can tell a stale session from a fresh one even when
-    requests run on several threads.
+    The API client keeps no cookies: this object alone decides which session a request
+    carries, and numbers each session, so a refusal under a session another thread has
+    already replaced is told apart from a refusal of the current one. The login goes
+    through the client's `send`, retried like a page (`Retry-After` included).
     """
 
-    def __init__(self, base_url: str, username: str, password: str, max_attempts: int = 4) -> None:
+    def __init__(self, base_url: str, username: str, password: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.username = username
         self._password = password
-        self.max_attempts = max_attempts
-        self._session: str | None = None
-        self._lock = threading.Lock()
+        self._session = SharedCredential()
         self.logins = 0
         redactor.add(password)
 
-    def headers(self, client: httpx.Client) -> dict[str, str]:
-        with self._lock:
-            if self._session is None:
-                self._session = self._login(client)
-                self.logins += 1
-            return {"Cookie": f"{SESSION_COOKIE}={self._session}"}
+    def credential(self, client: ApiClient) -> Credential:
+        session, generation = self._session.get(lambda: (self._login(client), math.inf))
+        return Credential({"Cookie": f"{SESSION_COOKIE}={session}"}, generation)
 
     def is_rejected(self, response: httpx.Response) -> bool:
         """A 401, or a redirect to the login page (Spring's answer to an expired session)."""
@@ -77,75 +52,38 @@ class SessionAuth:
             return True
         return response.is_redirect and is_login_location(response.headers.get("Location", ""))
 
-    def invalidate(self, rejected_headers: Mapping[str, str]) -> None:
-        with self._lock:
-            if rejected_headers.get("Cookie") == f"{SESSION_COOKIE}={self._session}":
-                self._session = None
+    def invalidate(self, credential: Credential) -> bool:
+        return self._session.invalidate(credential.generation)
 
-    def _login(self, client: httpx.Client) -> str:
+    def _login(self, client: ApiClient) -> str:
         url = self.base_url + LOGIN_PATH
+        form = {"j_username": self.username, "j_password": self._password, "ajax": "true"}
         try:
-            response = self._post_login(client, url)
+            response = client.send("POST", url, data=form)
             problem = None
-        except (httpx.TransportError, _LoginUnavailable) as exc:
-            problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except GaveUp as failed:
+            problem = failed.last.message
         if problem is not None:  # raised outside the except: this is the message to read
             raise ApiError(
-                f"cannot log in to Valomnia at {self.base_url} after {self.max_attempts} "
-                f"attempts ({problem}); check config key '{KEY}.base_url'",
+                f"cannot log in to Valomnia at {self.base_url} after "
+                f"{client.retry.max_attempts} attempts ({problem}); check config key "
+                f"'{KEY}.base_url'",
                 url=LOGIN_PATH,
             )
         token = response.cookies.get(SESSION_COOKIE)
-        # The session lives in this object, not in the client's shared cookie jar.
-        client.cookies.delete(SESSION_COOKIE)
         location = response.headers.get("Location", "") if response.is_redirect else ""
         if not _is_success_location(location):
             raise self._refused(client, response, url)
         if not token:
             token = self._token_from_success_page(client, location)
         redactor.add(token)
+        self.logins += 1
         logger.info("logged in to Valomnia as %s", self.username)
         return token
 
-    def _post_login(self, client: httpx.Client, url: str) -> httpx.Response:
-        """The form post, retried on transport errors, 429 (honouring Retry-After) and 5xx."""
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, _LoginUnavailable) and error.retry_after is not None:
-                return min(error.retry_after, MAX_RETRY_AFTER_SECONDS)
-            return float(wait_exponential_jitter(initial=0.5, max=10)(state))
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts),
-            wait=wait,
-            retry=retry_if_exception_type((httpx.TransportError, _LoginUnavailable)),
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                response = client.post(
-                    url,
-                    data={
-                        "j_username": self.username,
-                        "j_password": self._password,
-                        "ajax": "true",
-                    },
-                    headers={"Accept": "application/json"},
-                )
-                if response.status_code in RETRYABLE_STATUSES:
-                    raise _LoginUnavailable(
-                        f"login answered {response.status_code}",
-                        parse_retry_after(response.headers.get("Retry-After")),
-                    )
-        return response
-
-    def _token_from_success_page(self, client: httpx.Client, location: str) -> str:
+    def _token_from_success_page(self, client: ApiClient, location: str) -> str:
         """No cookie on the redirect: `/login/ajaxSuccess` answers `{success, token, user}`."""
-        response = client.get(
-            urljoin(self.base_url + "/", location), headers={"Accept": "application/json"}
-        )
-        client.cookies.delete(SESSION_COOKIE)
+        response = client.send("GET", urljoin(self.base_url + "/", location))
         token = response.cookies.get(SESSION_COOKIE)
         if token:
             return token
@@ -162,21 +100,17 @@ class SessionAuth:
             url=LOGIN_SUCCESS_PATH,
         )
 
-    def _refused(self, client: httpx.Client, response: httpx.Response, url: str) -> AuthError:
+    def _refused(self, client: ApiClient, response: httpx.Response, url: str) -> AuthError:
         detail = redactor.redact(default_error_message(response))
         location = response.headers.get("Location") if response.is_redirect else None
         if location:
             # Spring answers wrong credentials with a redirect to /login/authfail?ajax=true,
             # whose JSON says why; fall back to naming the redirect.
             detail = f"redirected to {location}"
-            try:
-                failure = client.get(
-                    urljoin(self.base_url + "/", location), headers={"Accept": "application/json"}
-                )
+            with contextlib.suppress(ApiError):  # only the explanation is lost
+                failure = client.send("GET", urljoin(self.base_url + "/", location))
                 if failure.headers.get("Content-Type", "").startswith("application/json"):
                     detail = redactor.redact(default_error_message(failure))
-            except httpx.HTTPError:
-                pass
         return AuthError(
             f"Valomnia refused the login of '{self.username}' ({detail}); check config keys "
             f"'{KEY}.username' and '{KEY}.password'",
