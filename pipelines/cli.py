@@ -301,9 +301,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     results: list[SyncResult] = []
     with hold_warehouse():
         try:
-            sync_sources(
-                sources, reconcile=args.reconcile, full_scan=args.full_scan, into=results
-            )
+            sync_sources(sources, reconcile=args.reconcile, full_scan=args.full_scan, into=results)
         except KeyboardInterrupt:
             print(interrupted(sources, results), file=sys.stderr)
             return 130

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dlt.pipeline.pipeline import Pipeline
 
-from pipelines.load.pipeline import SyncResult, run_source
+from pipelines.load.pipeline import SyncResult, make_pipeline, run_source
 from pipelines.simulator import Simulator
+from pipelines.sources.pexip_engage import SPEC
 from pipelines.webhooks.settings import WebhookSettings
 from pipelines.webhooks.spool import DONE, READY
 from tests.utils import assert_ok, rows, scalar
@@ -58,6 +60,38 @@ def test_an_events_only_sync_makes_no_request_and_lands_every_change(
     assert set(created) <= {r[0] for r in rows(warehouse, f"select id from {DATASET}.appointments")}
     assert list((hooks.spool_dir / READY).iterdir()) == []
     assert len(list((hooks.spool_dir / DONE).iterdir())) == 1
+
+
+def cursor_value(pipeline: Pipeline) -> object:
+    resources = pipeline.state["sources"][DATASET]["resources"]
+    return resources["appointments"]["incremental"]["updatedAt"]["last_value"]
+
+
+def test_events_land_with_the_tables_hints_and_leave_the_cursor_where_it_was(
+    pexip: Simulator, hooks: WebhookSettings, warehouse: Path
+):
+    pipeline = make_pipeline(DATASET)
+    before = cursor_value(pipeline)
+    ids = pexip.pexip.ids()
+    with receiver(hooks) as url:
+        sender = pexip.send_webhooks(url, secret=SECRET, **FAST_RETRIES)
+        pexip.pexip.tick(60)  # every event is newer than the cursor
+        pexip.pexip.update(ids[:5])
+        assert sender.wait_idle()
+
+    result = sync()
+
+    pipeline = make_pipeline(DATASET)
+    assert result.rows["appointments"] == 5
+    assert cursor_value(pipeline) == before
+    tables = pipeline.default_schema.tables
+    assert tables["appointments"]["write_disposition"] == "merge"
+    assert [c for c, h in tables["appointments"]["columns"].items() if h.get("primary_key")] == [
+        "id"
+    ]
+    children = [t for t in SPEC.child_columns]
+    assert children and all(tables[t]["write_disposition"] == "append" for t in children)
+    assert_warehouse_is_the_api(pexip, warehouse)
 
 
 def notes(warehouse: Path, ident: str) -> str | None:
