@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from dlt.common.configuration.providers.toml import TomlProviderReadException
 
-from pipelines.config import broken_settings_file, env_name
+from pipelines.config import ConfigError, broken_settings_file, env_name
+from pipelines.extract.metrics import RunMetrics
 from pipelines.load.pipeline import SyncResult, run_source
+from pipelines.ops.exit_codes import ExitCode, help_epilog, sync_exit_code
 from pipelines.ops.export import FORMATS as EXPORT_FORMATS
+from pipelines.ops.lock import LockHeld, describe_holder, lock_holder, run_lock
+from pipelines.ops.logs import LOG_FORMATS, setup_logging
 from pipelines.redaction import get_logger, redactor
 from pipelines.sources import SOURCES
 from pipelines.warehouse import WarehouseMissing, database_path, require_warehouse
@@ -34,20 +38,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     args.verbose = bool(getattr(args, "verbose", False))
     args.quiet = bool(getattr(args, "quiet", False))
+    args.log_format = getattr(args, "log_format", None) or "text"
     _absolute_paths(args)  # before --project-dir moves the working folder
     try:
         enter_project(args.project_dir)
     except TomlProviderReadException as broken:
         print(f"error: {broken_settings_file(broken.full_paths, str(broken))}", file=sys.stderr)
         return 2
-    _setup_logging(args.verbose, args.quiet)
+    setup_logging(args.verbose, args.quiet, args.log_format)
     global _QUIET
     _QUIET = args.quiet
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
+    except LockHeld as held:  # cron fired again while a run is still going: not a failure
+        print(held, file=sys.stderr)
+        return ExitCode.LOCKED
+    except ConfigError as exc:
+        print(f"error: {redactor.redact(str(exc))}", file=sys.stderr)
+        return ExitCode.USAGE
     except BrokenPipeError:
         _silence_stdout()  # `apptsync status | head`: the reader left; not an error
         return 0
@@ -137,11 +148,17 @@ def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
         metavar="DIR",
         help=f"the folder holding .dlt/ (default: ${PROJECT_DIR_ENV}, else the current folder)",
     )
+    parser.add_argument(
+        "--log-format", choices=LOG_FORMATS, default=default, help="json: one object per line"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="apptsync", description="Sync Pexip Engage and Valomnia appointments into DuckDB."
+        prog="apptsync",
+        description="Sync Pexip Engage and Valomnia appointments into DuckDB.",
+        epilog=help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _add_global_options(parser, None)
@@ -164,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with webhooks on, page the whole collection now instead of only merging events",
     )
+    _add_wait(sync)
     sync.set_defaults(func=cmd_sync)
     _add_webhooks_parser(sub)
 
@@ -173,12 +191,21 @@ def _parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="build the SQL models in dependency order")
     models.add_argument("--select", help="build this model and what it depends on")
+    _add_wait(models)
     models.set_defaults(func=cmd_models)
 
     check = sub.add_parser("check", help="run the SQL audits; exit 1 when any fails")
+    check.add_argument(
+        "--max-age",
+        metavar="DURATION",
+        type=_duration,
+        help="also fail when a source's last ok run is older (30m, 2h, 1h30m; "
+        "default: checks.max_age)",
+    )
     check.set_defaults(func=cmd_check)
 
     status = sub.add_parser("status", help="cursors, last loads and row counts per source")
+    status.add_argument("--json", action="store_true", help="one JSON document, for monitors")
     status.set_defaults(func=cmd_status)
 
     export = sub.add_parser("export", help="write a model or table to CSV, Parquet, JSON or NDJSON")
@@ -283,13 +310,23 @@ def _version() -> str:
         return "unknown"
 
 
-def _setup_logging(verbose: bool, quiet: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+def _duration(text: str) -> timedelta:
+    from pipelines.ops.freshness import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_wait(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another apptsync run to finish (default: exit 75 at once)",
     )
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -299,17 +336,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     sources = [args.source] if args.source else list(SOURCES)
     results: list[SyncResult] = []
-    with hold_warehouse():
+    # before dlt's working folder or the warehouse is touched
+    with run_lock("sync", wait=args.wait), hold_warehouse():
         try:
             sync_sources(sources, reconcile=args.reconcile, full_scan=args.full_scan, into=results)
         except KeyboardInterrupt:
             print(interrupted(sources, results), file=sys.stderr)
-            return 130
+            return ExitCode.INTERRUPTED
         if not args.no_models:
             _build_models()
             if not args.no_publish:
                 _publish()
-    return 0 if all(r.ok for r in results) else 1
+    return sync_exit_code(results)
 
 
 def _publish(force: bool = False) -> None:
@@ -320,7 +358,8 @@ def _publish(force: bool = False) -> None:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     require_warehouse()
-    _publish(force=args.force)
+    with run_lock("publish"):
+        _publish(force=args.force)
     return 0
 
 
@@ -333,9 +372,13 @@ def sync_sources(
 ) -> list[SyncResult]:
     """Each source in its own pipeline: one failing never stops the next. Each result is
     reported as it comes and kept in `into`, so an interrupted run can say what it kept."""
+    from pipelines.ops.progress import show_progress
+
     results = [] if into is None else into
     for source in sources:
-        result = run_source(source, reconcile=reconcile, full_scan=full_scan)
+        metrics = RunMetrics(source)
+        with show_progress(metrics):
+            result = run_source(source, reconcile=reconcile, full_scan=full_scan, metrics=metrics)
         results.append(result)
         if result.ok:
             say(format_result(result))
@@ -392,7 +435,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     from pipelines.connection import hold_warehouse
 
     require_warehouse()
-    with hold_warehouse():
+    with run_lock("models", wait=args.wait), hold_warehouse():
         built = _build_models(args.select)
     for name in built:
         say(f"  {name}")
@@ -402,23 +445,38 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from pipelines.connection import hold_warehouse
     from pipelines.models import format_audit_report, open_sql_client, run_audits
+    from pipelines.ops.freshness import configured_max_age, freshness_report
 
     require_warehouse()
+    max_age = args.max_age or configured_max_age()  # a bad setting fails before the audits
     with hold_warehouse(read_only=True), open_sql_client() as client:
         results = run_audits(client)
     report = format_audit_report(results)
     failed = any(r.failing_count for r in results)
     if failed or not _QUIET:
         print(report)
-    return 1 if failed else 0
+    stale = freshness_report(list(SOURCES), max_age)
+    for line in stale:
+        print(line)
+    return ExitCode.FAILED if failed or stale else ExitCode.OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from pipelines.connection import hold_warehouse
-    from pipelines.ops.status import paths_status, source_status
+    from pipelines.ops.status import paths_status, source_status, status_document
 
+    if args.json:
+        import orjson
+
+        with hold_warehouse(read_only=True):
+            document = status_document(list(SOURCES))
+        print(orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str).decode())
+        return 0
     with hold_warehouse(read_only=True):  # its own read-only opens then share this one
         print(paths_status())
+        holder = lock_holder()
+        if holder:
+            print(f"running: {describe_holder(holder).removeprefix('another ')}")
         for source in SOURCES:
             print(source_status(source))
     return 0
@@ -485,6 +543,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The whole product on one machine: the simulator stands in for both APIs."""
+    use_demo_folder()  # the lock is beside the demo's own warehouse
+    with run_lock("demo"):
+        return _demo(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
     from pipelines.connection import hold_warehouse
     from pipelines.models import open_sql_client, run_audits
     from pipelines.simulator import Simulator

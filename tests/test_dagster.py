@@ -21,7 +21,10 @@ from pipelines.models import discover, discover_audits  # noqa: E402
 from pipelines.orchestrate import dagster_defs as location  # noqa: E402
 from pipelines.simulator import Simulator  # noqa: E402
 from pipelines.sources import SOURCES  # noqa: E402
+from tests.process_helpers import HeldRequest, start_apptsync  # noqa: E402
 from tests.utils import rows, scalar  # noqa: E402
+
+HOLD = {"SOURCES__PEXIP_ENGAGE__TIMEOUT_SECONDS": "600"}  # the held answer is no timeout
 
 AUDITS = sorted(audit.name for audit in discover_audits())
 
@@ -36,6 +39,7 @@ def materialize(selection: Any = None) -> Any:
     return dg.materialize(
         [*(location.defs.assets or []), *(location.defs.asset_checks or [])],
         instance=dg.DagsterInstance.ephemeral(),
+        resources=location.defs.resources,
         raise_on_error=False,
         selection=selection,
     )
@@ -64,14 +68,29 @@ def check_outcomes(result: Any) -> dict[str, bool]:
     return outcomes
 
 
-def rows_loaded(result: Any) -> dict[str, int]:
-    """Appointments written per source, from the source assets' materialization metadata."""
-    loaded = {}
+def source_metadata(result: Any, name: str) -> dict[str, Any]:
+    """`name` per source, from the source assets' materialization metadata."""
+    found = {}
     for event in result.get_asset_materialization_events():
         key = event.materialization.asset_key.to_user_string()
         if key in SOURCES:
-            loaded[key] = event.materialization.metadata["rows_loaded"].value
-    return loaded
+            found[key] = event.materialization.metadata[name].value
+    return found
+
+
+def rows_loaded(result: Any) -> dict[str, int]:
+    """Appointments written per source, as the materializations report them."""
+    return source_metadata(result, "rows_loaded")
+
+
+def ledger(warehouse: Path, run_id: str) -> dict[str, tuple[Any, ...]]:
+    """The run's rows of ops.sync_runs: source -> (outcome, rows_loaded, command)."""
+    found = rows(
+        warehouse,
+        "select source, outcome, rows_loaded, command from ops.sync_runs where run_id = ?",
+        run_id,
+    )
+    return {row[0]: row[1:] for row in found}
 
 
 def raw_appointments(warehouse: Path) -> dict[str, int]:
@@ -110,6 +129,10 @@ def test_a_first_materialization_lands_everything_and_a_second_only_the_changes(
         **dict.fromkeys(AUDITS, True),
         **{f"{name}:fresh": True for name in SOURCES},
     }
+    (run_id,) = set(source_metadata(first, "ledger_run_id").values())  # one run, one lock
+    assert ledger(warehouse, run_id) == {
+        name: ("ok", count, location.LOCK_COMMAND) for name, count in expected.items()
+    }
 
     both.pexip.update(both.pexip.ids()[::100][:3])
     both.valomnia.tick(5)
@@ -118,6 +141,12 @@ def test_a_first_materialization_lands_everything_and_a_second_only_the_changes(
 
     assert second.success
     assert rows_loaded(second) == {"pexip_engage": 3, "valomnia": 4}
+    (second_run,) = set(source_metadata(second, "ledger_run_id").values())
+    assert second_run != run_id
+    assert {name: row[1] for name, row in ledger(warehouse, second_run).items()} == {
+        "pexip_engage": 3,
+        "valomnia": 4,
+    }
     assert raw_appointments(warehouse) == expected
     assert scalar(
         warehouse,
@@ -140,6 +169,9 @@ def test_a_failing_source_fails_its_asset_and_the_other_source_still_lands(
     assert "AuthError" in message and "not-the-secret" not in message
     assert scalar(warehouse, "select count(*) from valomnia.appointments") == both.valomnia.count()
     assert check_outcomes(result)["valomnia:fresh"] is True
+    outcomes = rows(warehouse, "select source, outcome, error from ops.sync_runs order by 1")
+    assert [row[:2] for row in outcomes] == [("pexip_engage", "failed"), ("valomnia", "ok")]
+    assert "AuthError" in outcomes[0][2] and "not-the-secret" not in outcomes[0][2]
 
 
 def test_a_failing_audit_fails_its_check_with_severity_error(both: Simulator, warehouse: Path):
@@ -174,12 +206,34 @@ def test_freshness_fails_for_a_source_that_never_synced_or_synced_too_long_ago(
     assert materialize().success
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
-            "update pexip_engage._dlt_loads set inserted_at = inserted_at - interval 3 hour"
+            "update ops.sync_runs set finished_at = finished_at - interval 3 hour "
+            "where source = 'pexip_engage'"
         )
 
     outcomes = check_outcomes(freshness_alone())
 
     assert outcomes == {"pexip_engage:fresh": False, "valomnia:fresh": True}
+
+
+def test_a_materialization_while_a_cron_sync_holds_the_lock_fails_naming_it(
+    both: Simulator, isolated_env: Path, warehouse: Path
+):
+    held = HeldRequest(both, "pexip")
+    cron = start_apptsync("sync", "--no-models", folder=isolated_env, name="cron", **HOLD)
+    try:
+        held.wait_for_request()
+
+        result = materialize()
+    finally:
+        held.release()
+    assert cron.wait() == 0
+
+    assert not result.success
+    assert not result.get_asset_materialization_events()  # nothing ran beside the holder
+    (failure,) = [e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE"]
+    message = failure.event_specific_data.error.message
+    assert f"another apptsync sync is running (PID {cron.pid}, since " in message
+    assert scalar(warehouse, "select count(distinct run_id) from ops.sync_runs") == 1
 
 
 def test_the_code_location_loads_with_its_jobs_on_the_crontabs_schedule():

@@ -64,6 +64,12 @@ def _raw_schema() -> dict[str, dict[str, dict[str, str]]]:
     raw: dict[str, dict[str, dict[str, str]]] = {}
     for (dataset, table), columns in RAW_TABLES.items():
         raw.setdefault(dataset, {})[table] = {**dict(columns), "_dlt_load_id": "varchar"}
+    # apptsync's own run ledger, written by pipelines/ops/ledger.py (no dlt columns)
+    from pipelines.ops.ledger import COLUMN_TYPES, SCHEMA, TABLE
+
+    raw[SCHEMA] = {
+        TABLE: {name: kind.removesuffix(" not null") for name, kind in COLUMN_TYPES.items()}
+    }
     return raw
 
 

@@ -62,6 +62,7 @@ def test_reporting_models_are_the_agreed_ones() -> None:
         "rpt_daily_appointments",
         "rpt_employee_workload",
         "rpt_lead_time",
+        "rpt_sync_health",
         "rpt_weekly_no_show_rate",
     ]
 

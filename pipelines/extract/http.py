@@ -20,6 +20,7 @@ import orjson
 from pipelines.extract.budget import RequestBudget
 from pipelines.extract.credentials import Credential
 from pipelines.extract.errors import ApiError, AuthError, InvalidBody
+from pipelines.extract.metrics import current_metrics
 from pipelines.extract.retry import (
     MAX_RETRY_AFTER_SECONDS,
     RETRYABLE_STATUSES,
@@ -47,6 +48,9 @@ __all__ = [
 # A request refused under a credential that another thread had already replaced is sent
 # again under the newest one; this bounds how often, should credentials churn without end.
 MAX_REPLACED_CREDENTIAL_RETRIES = 10
+# Refreshes of one request whose new credential worked for other requests before it too was
+# refused: a credential revoked again, not a bad one.
+MAX_REVOKED_CREDENTIAL_REFRESHES = 5
 
 logger = get_logger("apptsync.http")
 
@@ -125,7 +129,9 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.retry = retry or RetryPolicy()
+        self._accepted = 0  # requests answered under their credential (any thread)
         self.error_message = error_message
+        self.metrics = current_metrics()  # page threads do not inherit the run's context
         # Caps requests on the wire, not threads: a thread parsing a page holds no slot.
         self.budget = RequestBudget(requests_per_minute, max_in_flight)
         self._client = httpx.Client(
@@ -159,20 +165,31 @@ class ApiClient:
         is worth retrying; `parse` runs in the calling thread and may raise `InvalidBody`.
 
         A refused credential is refreshed once; a second refusal of a credential that is
-        still current fails with `AuthError`. A refusal under a credential that was replaced
-        meanwhile (another thread refreshed it) is not counted: the request is sent again.
+        still current fails with `AuthError` — unless the refreshed one served other
+        requests before it was refused (revoked again, not bad; bounded). A refusal under a
+        credential that was replaced meanwhile (another thread refreshed it) is not counted:
+        the request is sent again.
         """
         query = [(k, _param(v)) for k, v in (params or [])]
-        rejections = replaced = 0
+        rejections = replaced = revoked = 0
+        accepted_at_refresh = 0
         while True:
             try:
-                return self.retry.run(lambda: self._attempt(path, query, parse))
+                return self.retry.run(lambda: self._counted(path, query, parse))
             except _AuthExpired as expired:
                 if not expired.counts and replaced < MAX_REPLACED_CREDENTIAL_RETRIES:
                     replaced += 1
                     logger.debug("refused under a replaced credential, sending again: %s", path)
                     continue
                 rejections += 1
+                if (
+                    rejections > 1
+                    and self._accepted > accepted_at_refresh
+                    and revoked < MAX_REVOKED_CREDENTIAL_REFRESHES
+                ):
+                    # the refreshed credential served other requests, then was revoked too
+                    revoked += 1
+                    rejections = 1
                 if rejections > 1 or self.auth is None:
                     raise AuthError(
                         f"credentials rejected twice: {expired.error.message}",
@@ -180,6 +197,7 @@ class ApiClient:
                         correlation_id=expired.error.correlation_id,
                         url=expired.error.url,
                     ) from None
+                accepted_at_refresh = self._accepted
                 logger.warning("credential rejected, refreshing it once: %s", expired.error)
 
     def send(
@@ -209,6 +227,17 @@ class ApiClient:
             return response
 
         return self.retry.run(attempt)
+
+    def _counted(
+        self, path: str, query: list[tuple[str, str]], parse: Callable[[bytes], Any]
+    ) -> Any:
+        """One attempt, counted for the run ledger: a request, and a retry if it failed so."""
+        self.metrics.add_request()
+        try:
+            return self._attempt(path, query, parse)
+        except Retryable:
+            self.metrics.add_retry()
+            raise
 
     def _attempt(
         self, path: str, query: list[tuple[str, str]], parse: Callable[[bytes], Any]
@@ -243,6 +272,7 @@ class ApiClient:
             error = self._error(response, shown, correlation_id)
             logger.error("%s", error)
             raise error
+        self._accepted += 1  # under the GIL; only ever compared, an exact count is not needed
         try:
             return parse(response.content)
         except (orjson.JSONDecodeError, InvalidBody):

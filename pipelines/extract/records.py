@@ -38,7 +38,7 @@ class PageSplitter:
         self._key = msgspec.defstruct("Key", [(id_field, Any, None), (cursor_field, Any, None)])
         # a record that is not an object decodes as itself, so one odd record does not
         # fail the page (it is quarantined downstream)
-        item = Union[self._key, str, int, float, bool, None, list]  # noqa: UP007
+        item = Union[self._key, str, int, float, bool, None, list]  # type: ignore[name-defined]  # noqa: UP007,E501
         keys = msgspec.defstruct("Keys", [("data", list[item])])
         self._bodies = msgspec.json.Decoder(body)
         self._keys = msgspec.json.Decoder(keys)
@@ -47,14 +47,15 @@ class PageSplitter:
         """None when the body is JSON but has no data list and envelope object;
         `InvalidBody` (retried by the client) when it is not JSON at all."""
         try:
-            page = self._bodies.decode(body)
+            page: Any = self._bodies.decode(body)
         except msgspec.ValidationError:
             return None
         except msgspec.DecodeError as exc:
             raise InvalidBody(str(exc)) from None
         key, id_field, cursor_field = self._key, self.id_field, self.cursor_field
         ids, cursors = [], []
-        for item in self._keys.decode(body).data:
+        decoded: Any = self._keys.decode(body)
+        for item in decoded.data:
             is_object = type(item) is key
             ids.append(getattr(item, id_field) if is_object else None)
             cursors.append(getattr(item, cursor_field) if is_object else None)

@@ -19,20 +19,25 @@ from dlt.common.configuration.exceptions import (
     ConfigFieldMissingException,
     ConfigValueCannotBeCoercedException,
 )
+from dlt.common.destination import TLoaderFileFormat
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.config import ConfigError, env_name, warn_unknown_keys
 from pipelines.extract.http import ApiError
+from pipelines.extract.metrics import RunMetrics, collecting
 from pipelines.extract.resource import DriftError
 from pipelines.load.cleanup import finish_load
+from pipelines.ops import ledger
+from pipelines.ops.lock import run_lock
+from pipelines.ops.status import pipeline_cursor
 from pipelines.redaction import get_logger, redactor
 from pipelines.sources import SourceEntry, get_source
 from pipelines.warehouse import warehouse_credentials
 
 logger = get_logger("apptsync.sync")
 
-PARQUET = "parquet"
+PARQUET: TLoaderFileFormat = "parquet"
 
 
 @dataclass
@@ -47,6 +52,8 @@ class SyncResult:
     marked_deleted: int = 0
     error: str | None = None
     load_ids: list[str] = field(default_factory=list)
+    config_error: bool = False
+    """The failure is a setting to fix, not an outage (the command line exits 2)."""
 
 
 def make_pipeline(source: str) -> Pipeline:
@@ -88,6 +95,33 @@ def run_source(
     reconcile: bool = False,
     full_scan: bool = False,
     make_source: Callable[..., Any] | None = None,
+    metrics: RunMetrics | None = None,
+) -> SyncResult:
+    """Sync one source under the run lock, counting what it does into `metrics` (a progress
+    display may watch them), and write its row of the run ledger (`ops.sync_runs`), failed
+    or not. Raises `LockHeld` when another process holds the lock; a source failure is
+    reported in the result, never raised."""
+    metrics = metrics or RunMetrics(source)
+    with run_lock("sync") as run, collecting(metrics):
+        started, before = ledger.now(), pipeline_cursor(source)
+        try:
+            result = _run_source(source, reconcile=reconcile, make_source=make_source)
+        except KeyboardInterrupt:  # Ctrl-C or SIGINT (dlt's own signal error is one too)
+            seconds = time.monotonic() - metrics.started
+            stopped = SyncResult(source, False, seconds, error="interrupted")
+            after = pipeline_cursor(source)
+            ledger.record(ledger.row_for(run, stopped, metrics, started, before, after))
+            raise
+        after = pipeline_cursor(source)
+        ledger.record(ledger.row_for(run, result, metrics, started, before, after))
+    return result
+
+
+def _run_source(
+    source: str,
+    *,
+    reconcile: bool = False,
+    make_source: Callable[..., Any] | None = None,
 ) -> SyncResult:
     """Sync one source; never raises for a source failure, reports it instead.
 
@@ -109,6 +143,7 @@ def run_source(
         result = SyncResult(
             source, False, 0.0, error=redactor.redact(describe_failure(source, exc))
         )
+        result.config_error = is_config_failure(exc)
     result.seconds = time.monotonic() - started
     return result
 
@@ -152,6 +187,12 @@ def describe_failure(source: str, exc: BaseException) -> str:
     innermost = chain[-1]
     text = str(innermost).strip()
     return f"{type(innermost).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def is_config_failure(exc: BaseException) -> bool:
+    """Whether a setting caused it (missing, malformed, out of range): exit code 2."""
+    config_errors = (ConfigError, ConfigFieldMissingException, ConfigValueCannotBeCoercedException)
+    return any(isinstance(error, config_errors) for error in _chain(exc))
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -8,7 +8,9 @@ What it defines, all generated from what the project already knows (nothing list
   (`staging/stg_…`, `reporting/fct_appointments`, …), their lineage read from
   `pipelines.models.discover()`;
 * one asset check per audit file in `sql/audits/` (severity error);
-* one freshness check per source, against the config key `checks.max_age`;
+* one freshness check per source, against the config key `checks.max_age`, read from the
+  run ledger `ops.sync_runs` as `apptsync check --max-age` reads it;
+* the resource `run_lock`: apptsync's run lock, held for the whole Dagster run;
 * the job `apptsync_sync` (everything) on a schedule, `apptsync.dagster.cron`
   (default every 15 minutes), and the job `apptsync_freshness` (the freshness checks alone)
   on the same schedule, so a source that keeps failing turns its freshness check red.
@@ -32,14 +34,14 @@ Dagster again (seconds each).
 # No `from __future__ import annotations`: Dagster reads the `config: SyncConfig` annotation
 # of an asset at definition time and cannot resolve it from a string.
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import dlt
-from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines.config import ConfigError
 from pipelines.load.pipeline import SyncResult, run_source
@@ -54,21 +56,27 @@ from pipelines.models import (
     open_sql_client,
     run_audits,
 )
+from pipelines.ops.freshness import MAX_AGE_KEY, configured_max_age, stale_sources
+from pipelines.ops.ledger import last_ok_runs
+from pipelines.ops.lock import current_run, run_lock
 from pipelines.sources import SOURCES, SourceEntry
-from pipelines.warehouse import database_path, require_warehouse
+from pipelines.warehouse import require_warehouse
 
 SOURCES_GROUP = "sources"
 FRESHNESS_CHECK = "fresh"
 """Name of each source's freshness check."""
 CRON_KEY = "apptsync.dagster.cron"
 DEFAULT_CRON = "*/15 * * * *"
-MAX_AGE_KEY = "checks.max_age"
 DEFAULT_MAX_AGE = timedelta(hours=1)
 """Used when `checks.max_age` is not set: four missed runs of the default schedule."""
 SYNC_JOB = "apptsync_sync"
 FRESHNESS_JOB = "apptsync_freshness"
 WRITER_TAG = "apptsync/writer"
 """Run tag of the sync job; deploy/dagster.yaml limits runs with it to one at a time."""
+LOCK_COMMAND = "dagster sync"
+"""How a Dagster run names itself in the run lock and in the ledger's `command` column."""
+RUN_LOCK = "run_lock"
+"""Resource key of `RunLock`."""
 
 
 class SyncConfig(dg.Config):
@@ -76,6 +84,25 @@ class SyncConfig(dg.Config):
 
     reconcile: bool = False
     """Page every id and mark deletions (only sources that support it; the others always do)."""
+
+
+class RunLock(dg.ConfigurableResource):
+    """apptsync's run lock (`pipelines.ops.lock`), held for a whole Dagster run.
+
+    Why for the run and not per step: cron's `apptsync sync` must not slip in between the
+    sources and the models, and the ledger gives every source of the run one `run_id`. The
+    in-process executor sets resources up once per run; the lock is re-entrant, so
+    `run_source` taking it again inside changes nothing. If another apptsync run holds it,
+    the run fails at once naming the holder (as cron's exit 75), unless `wait_seconds` says
+    to wait for it.
+    """
+
+    wait_seconds: float = 0.0
+
+    @contextmanager
+    def yield_for_execution(self, context: Any) -> Iterator["RunLock"]:
+        with run_lock(LOCK_COMMAND, wait=self.wait_seconds):
+            yield self
 
 
 # keys
@@ -110,6 +137,7 @@ def source_asset(entry: SourceEntry) -> dg.AssetsDefinition:
         group_name=SOURCES_GROUP,
         kinds={"dlt", "duckdb"},
         description=f"Raw tables of {entry.name} (dlt pipeline and dataset '{entry.name}').",
+        required_resource_keys={RUN_LOCK},
     )
     def sync_source(context: dg.AssetExecutionContext, config: SyncConfig) -> dg.MaterializeResult:
         result = run_source(entry.name, reconcile=config.reconcile)
@@ -136,6 +164,9 @@ def sync_metadata(result: SyncResult) -> dict[str, int | float | str]:
     metadata["marked_deleted"] = result.marked_deleted
     metadata["seconds"] = round(result.seconds, 2)
     metadata["load_ids"] = ", ".join(result.load_ids)
+    run = current_run()
+    if run is not None:
+        metadata["ledger_run_id"] = run.run_id  # its rows in ops.sync_runs
     return metadata
 
 
@@ -160,7 +191,12 @@ def model_specs(models: Sequence[Model], sql_dir: Path = SQL_DIR) -> list[dg.Ass
 def models_asset(models: Sequence[Model]) -> dg.AssetsDefinition:
     """Every model as one multi-asset: `build_models` replaces all views in one transaction."""
 
-    @dg.multi_asset(name="sql_models", specs=model_specs(models), can_subset=False)
+    @dg.multi_asset(
+        name="sql_models",
+        specs=model_specs(models),
+        can_subset=False,
+        required_resource_keys={RUN_LOCK},
+    )
     def sql_models(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         with open_sql_client() as client:
             built = build_models(client)
@@ -209,6 +245,8 @@ def audits_check(audits: Sequence[Audit], models: Sequence[Model]) -> dg.AssetCh
     specs = audit_specs(audits, models)
     targets = {spec.name: spec.asset_key for spec in specs}
 
+    # No run lock of its own: audits only read (as `apptsync check`); in the sync job they
+    # run inside the run's lock anyway.
     @dg.multi_asset_check(name="sql_audits", specs=specs, can_subset=True)
     def sql_audits(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         selected = {key.name for key in context.selected_asset_check_keys}
@@ -244,47 +282,15 @@ def _markdown_table(result: AuditResult) -> str:
 
 
 def max_age() -> timedelta:
-    """`checks.max_age` (environment `CHECKS__MAX_AGE`): `30m`, `2h`, `1d`, `90s` or seconds."""
-    value: object = dlt.config.get(MAX_AGE_KEY)
-    if value is None or value == "":
-        return DEFAULT_MAX_AGE
-    return parse_duration(MAX_AGE_KEY, value)
-
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(key: str, value: object) -> timedelta:
-    """`30m`, `2h`, `1d`, `90s` or a plain number of seconds; anything else names the key."""
-    match = _DURATION.match(str(value).strip().lower())
-    seconds = float(match[1]) * _UNIT_SECONDS[match[2]] if match else 0.0
-    if not 0 < seconds <= 366 * 86400:
-        raise ConfigError(key, f"must be a duration such as 30m, 2h or 1d, got {value!r}")
-    return timedelta(seconds=seconds)
-
-
-def last_ok_sync(source: str) -> datetime | None:
-    """When the source last loaded completely: dlt's `_dlt_loads` of its dataset. A missing
-    warehouse means never (and is not created: only a sync creates it)."""
-    if not Path(database_path()).exists():
-        return None
-    with open_sql_client(dataset_name=source) as client:
-        table = client.make_qualified_table_name("_dlt_loads")
-        try:
-            rows = client.execute_sql(f"select max(inserted_at) from {table} where status = 0")
-        except DatabaseUndefinedRelation:
-            return None
-    value = rows[0][0] if rows else None
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """`checks.max_age` (environment `CHECKS__MAX_AGE`), as `apptsync check` reads it; Dagster
+    needs a threshold, so `DEFAULT_MAX_AGE` when it is not set."""
+    return configured_max_age() or DEFAULT_MAX_AGE
 
 
 def freshness_check(entry: SourceEntry) -> dg.AssetChecksDefinition:
-    """Fails (severity error) when the source's last ok sync is older than `checks.max_age`,
-    or when it never synced. It reads the warehouse, not Dagster's event log, so a sync run
-    by cron or by hand counts too."""
+    """Fails (severity error) when the source's last ok run is older than `checks.max_age`,
+    or when it never had one: the rule of `apptsync check --max-age`, read from the run
+    ledger (`ops.sync_runs`), not from Dagster's event log, so a sync run by cron counts too."""
 
     @dg.asset_check(
         asset=source_key(entry.name),
@@ -292,15 +298,17 @@ def freshness_check(entry: SourceEntry) -> dg.AssetChecksDefinition:
         description=f"The last ok sync of {entry.name} is at most `{MAX_AGE_KEY}` old.",
     )
     def fresh() -> dg.AssetCheckResult:
-        limit, last = max_age(), last_ok_sync(entry.name)
-        metadata: dict[str, float | str] = {"max_age_seconds": limit.total_seconds()}
-        if last is None:
-            metadata["last_ok_sync"] = "never"
-            return dg.AssetCheckResult(passed=False, metadata=metadata)
-        age = datetime.now(UTC) - last
-        metadata["last_ok_sync"] = last.isoformat()
-        metadata["age_seconds"] = round(age.total_seconds(), 1)
-        return dg.AssetCheckResult(passed=age <= limit, metadata=metadata)
+        limit = max_age()
+        stale = stale_sources([entry.name], limit)
+        last = last_ok_runs([entry.name])[entry.name]
+        metadata: dict[str, float | str] = {
+            "max_age_seconds": limit.total_seconds(),
+            "last_ok_sync": last.isoformat() if last else "never",
+        }
+        if last is not None:
+            metadata["age_seconds"] = round((datetime.now(UTC) - last).total_seconds(), 1)
+        description = stale[0].describe(limit) if stale else None
+        return dg.AssetCheckResult(passed=not stale, metadata=metadata, description=description)
 
     return fresh
 
@@ -336,6 +344,7 @@ def build_definitions(sql_dir: Path = SQL_DIR) -> dg.Definitions:
         asset_checks=[audits_check(audits, models), *freshness],
         jobs=[sync_job, freshness_job],
         schedules=schedules,
+        resources={RUN_LOCK: RunLock()},
         executor=dg.in_process_executor,
     )
 

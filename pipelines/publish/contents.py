@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import duckdb
 
 from pipelines.extract.resource import SCAN_TABLE
-from pipelines.models import LAYERS
+from pipelines.models.discovery import LAYERS
 
 MATERIALIZED_SCHEMA = LAYERS[-1]
 """The reporting layer: its views are stored as tables in the copy."""

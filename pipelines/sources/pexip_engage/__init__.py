@@ -163,7 +163,9 @@ def pexip_engage(
                 since=updated.start_value,
             )
 
-    cursor = dlt.sources.incremental("updatedAt", lag=lag, on_cursor_value_missing="include")
+    cursor: Incremental[Any] = dlt.sources.incremental(
+        "updatedAt", lag=lag, on_cursor_value_missing="include"
+    )
     events = events_first(
         hooks,
         batches,

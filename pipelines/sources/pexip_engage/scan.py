@@ -15,6 +15,7 @@ import orjson
 import pyarrow as pa
 
 from pipelines.extract.http import ApiClient, ApiError
+from pipelines.extract.metrics import current_metrics
 from pipelines.extract.records import PageSplitter
 from pipelines.extract.resource import DriftError, JsonRecords, ScanIds
 from pipelines.redaction import get_logger
@@ -148,9 +149,13 @@ def _one_pass(
     """The records of one pass worth handing on, in batches; `report` notes what it saw."""
     number = report.number
     parts: list[bytes] = []
+    metrics = current_metrics()
     for page in pass_pages:
         report.page_size = report.page_size or page.limit
         report.totals.add(page.total)
+        if page.offset == 0:
+            metrics.set_total(page.total, page.limit, full_scan=True)
+        metrics.add_page(len(page.records))
         keep = []
         for rid, version in zip(page.ids, page.versions, strict=True):
             if rid is None or rid == "":
@@ -248,6 +253,7 @@ def scan(
         )
         page_size = report.page_size or page_size  # the next pass asks for what was granted
         problems = report.problems()
+        current_metrics().end_pass(report.ids, drifted=bool(problems))
         logger.info(
             "scanned %s: %d records, pass %d%s",
             path,

@@ -11,7 +11,7 @@ from pipelines.extract.columns import (
     deleted_placeholder,
     position,
 )
-from pipelines.extract.flatten import OPEN, TIMESTAMP, RecordSchema
+from pipelines.extract.flatten import OPEN, TIMESTAMP, RecordSchema, Struct
 
 SOURCE_NAME = "pexip_engage"
 KEY = f"sources.{SOURCE_NAME}"  # the config section of every setting
@@ -61,8 +61,8 @@ STATUSES = frozenset(
 )
 ENUM_FILTERS = {"meeting-type": MEETING_TYPES, "status": STATUSES}
 
-_ID = {"id": "VARCHAR"}
-_LOCALIZED = {"language": "VARCHAR", "value": "VARCHAR"}
+_ID: Struct = {"id": "VARCHAR"}
+_LOCALIZED: Struct = {"language": "VARCHAR", "value": "VARCHAR"}
 
 RECORD_SCHEMA = RecordSchema(
     fields={

@@ -131,7 +131,9 @@ def valomnia(
                 complete=reconcile,
             )
 
-    cursor = dlt.sources.incremental("lastUpdated", lag=lag, on_cursor_value_missing="include")
+    cursor: Incremental[Any] = dlt.sources.incremental(
+        "lastUpdated", lag=lag, on_cursor_value_missing="include"
+    )
     return appointments_resource(SPEC, batches, cursor, lag)
 
 

@@ -17,6 +17,7 @@ from pipelines.extract.http import (
     ApiClient,
     ApiError,
 )
+from pipelines.extract.metrics import current_metrics
 from pipelines.extract.resource import DriftError, JsonRecords, ScanIds
 from pipelines.redaction import get_logger
 from pipelines.sources.valomnia.pages import Page, fetch_page, iso_second
@@ -86,11 +87,16 @@ class KeysetScan:
         self.since = since
         self.max_passes = max_passes
         self.stats = ScanStats()
+        self.metrics = current_metrics()
         self._odd: set[bytes] = set()  # rows without a usable lastUpdated, already read
 
     def _fetch(self, bounds: list[tuple[str, str]], offset: int) -> Page:
         self.stats.requests += 1
-        return fetch_page(self.client, self.path, [*self.params, *bounds], offset, self.page_size)
+        page = fetch_page(self.client, self.path, [*self.params, *bounds], offset, self.page_size)
+        if self.stats.requests == 1:  # the first query counts every row the scan will read
+            self.metrics.set_total(page.total, self.page_size, full_scan=self.since is None)
+        self.metrics.add_page(len(page.records))
+        return page
 
     def _fresh(self, page: Page, second: int | None, seen: set[int | bytes]) -> list[Fresh]:
         """Records not read before: those at `second` checked against `seen` (which grows)."""
@@ -169,6 +175,7 @@ class KeysetScan:
             if not shrunk:
                 return
             self.stats.repaged_seconds += 1
+            self.metrics.add_drift_pass()
             logger.warning(
                 "rows left lastUpdated=%s while it was paged (pass %d of %d); paging it again",
                 stamp,
@@ -196,17 +203,17 @@ def scan(
     keyset = KeysetScan(
         client, path, params, page_size=page_size, since=since, max_passes=max_passes
     )
-    ids: set[int] | None = set() if complete else None
+    ids: set[int] = set()
     batch: list[bytes] = []
     for fresh in keyset.pages():
         batch.extend(record for record, _ in fresh)
-        if ids is not None:
-            ids.update(rid for _, rid in fresh if rid is not None)
+        ids.update(rid for _, rid in fresh if rid is not None)
         if len(batch) >= batch_records:
             yield JsonRecords(pa.array(batch, pa.string()))
             batch = []
     if batch:
         yield JsonRecords(pa.array(batch, pa.string()))
     logger.info("scanned %s: %s", path, keyset.stats.describe())
-    if ids is not None:
+    keyset.metrics.set_ids_seen(len(ids))
+    if complete:
         yield ScanIds(sorted(ids))

@@ -60,7 +60,7 @@ def fetch_page(
     except ApiError as exc:
         if exc.status != 400:
             raise
-        rejected = explain_rejection(exc, query)
+        rejected: ApiError | None = explain_rejection(exc, query)
     else:
         rejected = None
     if rejected is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from pipelines.extract.columns import Column, Table, appointment_key, deleted_placeholder, position
-from pipelines.extract.flatten import TIMESTAMP, RecordSchema
+from pipelines.extract.flatten import TIMESTAMP, RecordSchema, Struct
 
 SOURCE_NAME = "valomnia"
 KEY = f"sources.{SOURCE_NAME}"  # the config section of every setting
@@ -31,7 +31,7 @@ FILTER_PARAMS = {
     "employee_reference": "employeeReference",
 }
 
-_REF = {"id": "BIGINT", "reference": "VARCHAR", "name": "VARCHAR"}  # `href` is not read
+_REF: Struct = {"id": "BIGINT", "reference": "VARCHAR", "name": "VARCHAR"}  # `href` is not read
 
 RECORD_SCHEMA = RecordSchema(
     fields={
