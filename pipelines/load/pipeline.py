@@ -105,7 +105,9 @@ def run_source(
     with run_lock("sync") as run, collecting(metrics):
         started, before = ledger.now(), pipeline_cursor(source)
         try:
-            result = _run_source(source, reconcile=reconcile, make_source=make_source)
+            result = _run_source(
+                source, reconcile=reconcile, full_scan=full_scan, make_source=make_source
+            )
         except KeyboardInterrupt:  # Ctrl-C or SIGINT (dlt's own signal error is one too)
             seconds = time.monotonic() - metrics.started
             stopped = SyncResult(source, False, seconds, error="interrupted")
@@ -121,6 +123,7 @@ def _run_source(
     source: str,
     *,
     reconcile: bool = False,
+    full_scan: bool = False,
     make_source: Callable[..., Any] | None = None,
 ) -> SyncResult:
     """Sync one source; never raises for a source failure, reports it instead.
