@@ -17,6 +17,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+from dlt.common.schema.typing import TColumnSchema
 
 # A record schema: scalar type names, nested objects as dicts, lists of objects as 1-lists.
 FieldType = Union[str, "Struct", list["Struct"]]
@@ -356,7 +357,7 @@ QUARANTINE_SCHEMA = pa.schema(
     ]
 )
 
-QUARANTINE_COLUMNS: dict[str, dict[str, Any]] = {
+QUARANTINE_COLUMNS: dict[str, TColumnSchema] = {
     "source": {"data_type": "text", "nullable": True},
     "resource": {"data_type": "text", "nullable": True},
     "record_id": {"data_type": "text", "nullable": True},

@@ -103,6 +103,12 @@ def run_lock(command: str, *, wait: float = 0.0, path: str | None = None) -> Ite
             _release(held)
 
 
+def current_run() -> RunHandle | None:
+    """The run this process holds the lock for, if any (one warehouse per process)."""
+    with _guard:
+        return next((held.handle for held in _held.values()), None)
+
+
 def lock_holder(path: str | None = None) -> dict[str, Any] | None:
     """Who holds the lock now (PID, command, start), or None when nobody does.
 
