@@ -11,6 +11,7 @@ import httpx
 import orjson
 import pytest
 
+from pipelines.ops.exit_codes import ExitCode
 from pipelines.webhooks.settings import WebhookSettings, configured_webhook_settings
 from pipelines.webhooks.spool import ACTIVE, Spool
 from tests.webhook_helpers import (
@@ -214,7 +215,7 @@ def test_bad_receiver_settings_fail_naming_the_key(monkeypatch: pytest.MonkeyPat
         text=True,
         timeout=120,
     )
-    assert done.returncode == 1
+    assert done.returncode == ExitCode.USAGE  # a bad setting, as for every command
     assert "sources.pexip_engage.webhook_event_type_path" in done.stderr
     assert "SOURCES__PEXIP_ENGAGE__WEBHOOK_EVENT_TYPE_PATH" in done.stderr
     assert SECRET not in done.stderr + done.stdout
