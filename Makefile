@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/webhooks.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines tests bench

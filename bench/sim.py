@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,10 @@ def free_port() -> int:
 class SimulatorProcess:
     """`python -m pipelines.simulator` on a free port; stopped (by its own pid) on exit."""
 
-    def __init__(self, appointments: int, seed: int, log_path: Path) -> None:
+    def __init__(
+        self, appointments: int, seed: int, log_path: Path, extra_args: Sequence[str] = ()
+    ) -> None:
+        self.extra_args = list(extra_args)
         self.appointments = appointments
         self.seed = seed
         self.port = free_port()
@@ -64,6 +68,7 @@ class SimulatorProcess:
             str(self.appointments),
             "--seed",
             str(self.seed),
+            *self.extra_args,
         ]
         log = self.log_path.open("wb")
         self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=os.getcwd())

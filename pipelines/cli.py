@@ -176,8 +176,14 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--no-publish", action="store_true", help="do not publish the copy readers open"
     )
+    sync.add_argument(
+        "--full-scan",
+        action="store_true",
+        help="with webhooks on, page the whole collection now instead of only merging events",
+    )
     _add_wait(sync)
     sync.set_defaults(func=cmd_sync)
+    _add_webhooks_parser(sub)
 
     publish = sub.add_parser("publish", help="publish the copy readers open, if it changed")
     publish.add_argument("--force", action="store_true", help="publish even if nothing changed")
@@ -242,9 +248,32 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--appointments", type=_positive, default=5000, help="per source")
     simulate.add_argument("--seed", type=int, default=42)
     simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--webhook-url", help="deliver every Pexip change here as a webhook")
+    simulate.add_argument("--webhook-secret", help="sign deliveries (HMAC-SHA256, X-Signature)")
     simulate.set_defaults(func=cmd_simulate)
     _document(sub)
     return parser
+
+
+def _add_webhooks_parser(sub: Any) -> None:
+    receiving = [n for n, e in SOURCES.items() if e.receives_webhooks]
+    webhooks = sub.add_parser("webhooks", help="receive the APIs' webhook deliveries")
+    actions = webhooks.add_subparsers(dest="action", required=True)
+    serve = actions.add_parser("serve", help="verify deliveries and spool them for the next sync")
+    serve.add_argument("--source", choices=receiving, default=receiving[0])
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    serve.add_argument("--threads", type=int, default=8)
+    serve.set_defaults(func=cmd_webhooks_serve)
+
+
+def cmd_webhooks_serve(args: argparse.Namespace) -> int:
+    from pipelines.webhooks.receiver import serve
+    from pipelines.webhooks.settings import configured_webhook_settings
+
+    settings = configured_webhook_settings(SOURCES[args.source].config_section)
+    serve(settings, args.host, args.port, threads=args.threads)
+    return 0
 
 
 EXAMPLES = {
@@ -259,6 +288,7 @@ EXAMPLES = {
     "demo": "apptsync demo --appointments 2000",
     "simulate": "apptsync simulate --port 8765 --appointments 100000",
     "reset": "apptsync reset pexip_engage --yes && apptsync sync --source pexip_engage",
+    "webhooks": "apptsync webhooks serve --host 127.0.0.1 --port 8787",
 }
 
 
@@ -309,7 +339,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     # before dlt's working folder or the warehouse is touched
     with run_lock("sync", wait=args.wait), hold_warehouse():
         try:
-            sync_sources(sources, reconcile=args.reconcile, into=results)
+            sync_sources(sources, reconcile=args.reconcile, full_scan=args.full_scan, into=results)
         except KeyboardInterrupt:
             print(interrupted(sources, results), file=sys.stderr)
             return ExitCode.INTERRUPTED
@@ -334,7 +364,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def sync_sources(
-    sources: Sequence[str], *, reconcile: bool = False, into: list[SyncResult] | None = None
+    sources: Sequence[str],
+    *,
+    reconcile: bool = False,
+    full_scan: bool = False,
+    into: list[SyncResult] | None = None,
 ) -> list[SyncResult]:
     """Each source in its own pipeline: one failing never stops the next. Each result is
     reported as it comes and kept in `into`, so an interrupted run can say what it kept."""
@@ -344,7 +378,7 @@ def sync_sources(
     for source in sources:
         metrics = RunMetrics(source)
         with show_progress(metrics):
-            result = run_source(source, reconcile=reconcile, metrics=metrics)
+            result = run_source(source, reconcile=reconcile, full_scan=full_scan, metrics=metrics)
         results.append(result)
         if result.ok:
             say(format_result(result))
@@ -496,7 +530,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from pipelines.simulator import serve
 
-    serve(port=args.port, appointments=args.appointments, seed=args.seed, host=args.host)
+    serve(
+        port=args.port,
+        appointments=args.appointments,
+        seed=args.seed,
+        host=args.host,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+    )
     return 0
 
 

@@ -70,7 +70,7 @@ class DocumentedSetting:
     source: str  # a source's name, or ALL_SOURCES
     name: str
     env: str | None  # the environment variable the row names for it (only the first key)
-    default: Any  # REQUIRED, None, a string or a number
+    default: Any  # REQUIRED, None, a string, a bool or a number
     secret: bool
 
 
@@ -105,6 +105,8 @@ def _readme_default(cell: str) -> Any:
         return None
     if code := re.fullmatch(r"`([^`]*)`", cell):
         return code.group(1)
+    if cell in ("true", "false"):
+        return cell == "true"
     return float(cell)
 
 

@@ -80,6 +80,9 @@ class JsonRecords:
     """A batch of records still as JSON text (as the API sent them)."""
 
     texts: pa.Array
+    moves_cursor: bool = True
+    """False for records that dlt's incremental must neither filter nor count (webhook
+    events: they arrive out of order, and only a complete scan may move the cursor)."""
 
 
 @dataclass
@@ -90,7 +93,8 @@ class RunContext:
     recent: dict[str, int] = field(default_factory=dict)
     loaded_before: pa.Array | None = None  # "id@cursor" keys of the previous runs' window
     flattener: Flattener | None = None
-    # Tables for `appointment_side_tables`, handed over by `appointments` as they arise.
+    # Tables for `appointment_side_tables`, handed over by `appointments` as they arise:
+    # the side tables, and the parent and child tables of records that bypass the cursor.
     side: deque[tuple[str, pa.Table]] = field(default_factory=deque)
     scan_finished: bool = False
 
@@ -110,7 +114,10 @@ def appointments_resource(
     - `appointment_tables`, a transformer of it, sees only what the incremental let
       through, and flattens it into the parent and child tables.
     - `appointment_side_tables` yields the quarantined records and the scan's ids, which
-      `appointments` hands it within the run: they never pass the incremental.
+      `appointments` hands it within the run: they never pass the incremental. So do the
+      flattened tables of records that must not move the cursor (`JsonRecords.moves_cursor`
+      False: webhook events); the side resource declares the parent and child tables with
+      the very hints of `appointment_tables`, so they merge and append the same way.
     """
     ctx = RunContext(lag_seconds=lag_seconds)
     id_name = spec.schema.id_field
@@ -134,8 +141,12 @@ def appointments_resource(
                         logger.warning("quarantined a %s record: %s", spec.source, q.reason)
                     table = quarantine_table(spec.source, PARENT_TABLE, result.quarantined, id_name)
                     ctx.side.append((QUARANTINE_TABLE, table))
-                if result.good is not None and result.good.num_rows:
+                if result.good is None or not result.good.num_rows:
+                    continue
+                if item.moves_cursor:
                     yield result.good
+                else:
+                    ctx.side.extend(_new_tables(ctx, result.good, id_name, cursor_name))
         finally:
             ctx.flattener.close()
             reader.close()
@@ -172,17 +183,24 @@ def _flatten(
     """
 
     def appointment_tables(batch: pa.Table) -> Iterator[Any]:
-        batch = _drop_loaded(batch, ctx.loaded_before, id_name, cursor_name)
-        if batch.num_rows == 0:
-            return iter(())
-        _remember(batch, ctx.recent, id_name, cursor_name)
-        if len(ctx.recent) > RECENT_PRUNE_AT:
-            _prune_recent(ctx.recent, ctx.lag_seconds)
-        assert ctx.flattener is not None, "appointments opens the flattener before yielding"
-        flattened = ctx.flattener.flatten(batch).items()
-        return iter([dlt.mark.with_table_name(t, name) for name, t in flattened if t.num_rows])
+        tables = _new_tables(ctx, batch, id_name, cursor_name)
+        return iter([dlt.mark.with_table_name(t, name) for name, t in tables])
 
     return appointment_tables
+
+
+def _new_tables(
+    ctx: RunContext, batch: pa.Table, id_name: str, cursor_name: str
+) -> list[tuple[str, pa.Table]]:
+    """Parent and child tables of the rows not loaded before (by name, none empty)."""
+    batch = _drop_loaded(batch, ctx.loaded_before, id_name, cursor_name)
+    if batch.num_rows == 0:
+        return []
+    _remember(batch, ctx.recent, id_name, cursor_name)
+    if len(ctx.recent) > RECENT_PRUNE_AT:
+        _prune_recent(ctx.recent, ctx.lag_seconds)
+    assert ctx.flattener is not None, "appointments opens the flattener before yielding"
+    return [(name, t) for name, t in ctx.flattener.flatten(batch).items() if t.num_rows]
 
 
 def _side_tables(ctx: RunContext) -> Callable[[], Iterator[Any]]:
@@ -210,23 +228,25 @@ def _side_tables(ctx: RunContext) -> Callable[[], Iterator[Any]]:
 
 def _declare_tables(spec: ResourceSpec, tables: DltResource, side: DltResource) -> None:
     """Every table gets its own hint variant; the resources keep no columns, since
-    variants start from a copy of the resource's hints."""
-    tables.apply_hints(
-        table_name=PARENT_TABLE,
-        write_disposition="merge",
-        primary_key=spec.schema.id_field,
-        columns=dict(spec.parent_columns),
-        create_table_variant=True,
-    )
-    for table, columns in spec.child_columns.items():
-        tables.apply_hints(
-            table_name=table,
-            write_disposition="append",
-            primary_key="",
-            merge_key="",
-            columns=dict(columns),
+    variants start from a copy of the resource's hints. The parent and child tables are
+    declared alike on both resources that write them."""
+    for resource in (tables, side):
+        resource.apply_hints(
+            table_name=PARENT_TABLE,
+            write_disposition="merge",
+            primary_key=spec.schema.id_field,
+            columns=dict(spec.parent_columns),
             create_table_variant=True,
         )
+        for table, columns in spec.child_columns.items():
+            resource.apply_hints(
+                table_name=table,
+                write_disposition="append",
+                primary_key="",
+                merge_key="",
+                columns=dict(columns),
+                create_table_variant=True,
+            )
     side.apply_hints(
         table_name=QUARANTINE_TABLE,
         write_disposition="append",

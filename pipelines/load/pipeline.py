@@ -93,6 +93,7 @@ def run_source(
     source: str,
     *,
     reconcile: bool = False,
+    full_scan: bool = False,
     make_source: Callable[..., Any] | None = None,
     metrics: RunMetrics | None = None,
 ) -> SyncResult:
@@ -104,7 +105,9 @@ def run_source(
     with run_lock("sync") as run, collecting(metrics):
         started, before = ledger.now(), pipeline_cursor(source)
         try:
-            result = _run_source(source, reconcile=reconcile, make_source=make_source)
+            result = _run_source(
+                source, reconcile=reconcile, full_scan=full_scan, make_source=make_source
+            )
         except KeyboardInterrupt:  # Ctrl-C or SIGINT (dlt's own signal error is one too)
             seconds = time.monotonic() - metrics.started
             stopped = SyncResult(source, False, seconds, error="interrupted")
@@ -120,6 +123,7 @@ def _run_source(
     source: str,
     *,
     reconcile: bool = False,
+    full_scan: bool = False,
     make_source: Callable[..., Any] | None = None,
 ) -> SyncResult:
     """Sync one source; never raises for a source failure, reports it instead.
@@ -130,7 +134,8 @@ def _run_source(
     try:
         entry = get_source(source)
         warn_unknown_keys(entry.config_section, entry.config_keys)
-        options = {"reconcile": True} if reconcile and "reconcile" in entry.run_options else {}
+        wanted = {"reconcile": reconcile, "full_scan": full_scan}
+        options = {k: True for k, on in wanted.items() if on and k in entry.run_options}
         with tuned_interpreter():
             result = _sync(entry, (make_source or entry.build)(**options))
     except Exception as exc:  # one source failing must not stop the other
@@ -154,11 +159,17 @@ def _sync(entry: SourceEntry, dlt_source: Any) -> SyncResult:
         logger.warning("%s: loading the packages of an interrupted run first", source)
         pipeline.run()
         finish_load(pipeline, entry)
+        _after_load(pipeline, entry)
     info = pipeline.run(dlt_source, loader_file_format=PARQUET)
     result = SyncResult(source, True, 0.0, rows=_row_counts(pipeline))
     result.load_ids = list(info.loads_ids) if isinstance(info, LoadInfo) else []
     result.stale_child_rows_removed, result.marked_deleted = finish_load(pipeline, entry)
+    result.marked_deleted += _after_load(pipeline, entry)
     return result
+
+
+def _after_load(pipeline: Pipeline, entry: SourceEntry) -> int:
+    return entry.after_load(pipeline, entry.name) if entry.after_load is not None else 0
 
 
 def describe_failure(source: str, exc: BaseException) -> str:

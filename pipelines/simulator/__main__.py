@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> None:
         help="a Pexip limit above --max-limit: served at the maximum, or refused with 400",
     )
     parser.add_argument("--session-expiry", choices=("redirect", "401"), default="redirect")
+    parser.add_argument("--webhook-url", help="deliver every Pexip change here as a webhook")
+    parser.add_argument("--webhook-secret", help="sign deliveries (HMAC-SHA256 in X-Signature)")
     args = parser.parse_args(argv)
     serve(
         args.port,
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
         max_limit=args.max_limit,
         over_limit=args.over_limit,
         session_expiry=args.session_expiry,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
     )
 
 

@@ -21,6 +21,7 @@ from .settings import Settings
 from .stores import PexipStore, ValomniaStore
 from .traffic import Traffic
 from .valomnia_api import ValomniaApi
+from .webhooks import WebhookSender
 
 
 class Simulator:
@@ -83,6 +84,7 @@ class Simulator:
         self._address = (host, port)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
+        self._senders: list[WebhookSender] = []
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -101,6 +103,9 @@ class Simulator:
 
     def stop(self) -> None:
         """Stop serving and close every connection (idempotent)."""
+        for sender in self._senders:
+            sender.stop()
+        self._senders.clear()
         server, self._server = self._server, None
         if server is None:
             return
@@ -173,15 +178,33 @@ class Simulator:
         """Every Valomnia session opened so far is rejected from now on."""
         self._app.valomnia.sessions.expire_all()
 
+    def send_webhooks(self, url: str, **options: Any) -> WebhookSender:
+        """POST every Pexip change from now on to `url`, the vendor's way (see
+        `webhooks.WebhookSender` for the options: secret, retry delays, faults)."""
+        sender = WebhookSender(self.pexip, url, **options)
+        self._senders.append(sender)
+        return sender
+
     def _traffic(self, api: str) -> Traffic:
         if api not in APIS:
             raise ValueError(f"api must be one of {APIS}, not {api!r}")
         return self._app.traffic[api]
 
 
-def serve(port: int, appointments: int, seed: int, host: str = "127.0.0.1", **kwargs: Any) -> None:
-    """Serve both APIs until Ctrl-C (for `apptsync simulate` and `python -m`)."""
+def serve(
+    port: int,
+    appointments: int,
+    seed: int,
+    host: str = "127.0.0.1",
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """Serve both APIs until Ctrl-C (for `apptsync simulate` and `python -m`); with
+    `webhook_url`, every Pexip change is also delivered there as a webhook."""
     sim = Simulator(appointments, seed=seed, host=host, port=port, **kwargs).start()
+    if webhook_url:
+        sim.send_webhooks(webhook_url, secret=webhook_secret)
     s = sim.settings
     print(
         f"apptsync simulator on {sim.url} - pexip: enterprise={s.enterprise} "

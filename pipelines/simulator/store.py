@@ -46,6 +46,7 @@ class Store(Generic[IdT]):
         self._queries: OrderedDict[tuple[int, Hashable], list[int]] = OrderedDict()
         self.rng = Random(f"mutations:{seed}")  # seeded choices made on the caller's behalf
         self.version = 0  # bumps on every mutation; filtered result lists are cached per version
+        self._observers: list[Callable[[str, list[Record]], None]] = []
 
     # --- subclass hooks ---------------------------------------------------------------------
 
@@ -84,6 +85,20 @@ class Store(Generic[IdT]):
         raise NotImplementedError
 
     # --- public API -------------------------------------------------------------------------
+
+    def observe(self, fn: Callable[[str, list[Record]], None]) -> None:
+        """Call `fn(change, records)` after every change, under the store's lock (so keep it
+        quick): "insert" and "update" with the records as now served, "delete" with them
+        as last served. The webhook sender listens here."""
+        with self._lock:
+            self._observers.append(fn)
+
+    def _notify(self, change: str, records: list[Record]) -> None:
+        for fn in self._observers:
+            fn(change, records)
+
+    def _served_now(self, indexes: list[int]) -> list[Record]:
+        return [orjson.loads(self._bytes(i)) for i in indexes] if self._observers else []
 
     @property
     def clock(self) -> datetime:
@@ -147,6 +162,7 @@ class Store(Generic[IdT]):
                 self._cache.discard(index)
             self._place(indexes, inserted=False)
             self.version += 1
+            self._notify("update", self._served_now(indexes))
 
     def insert(self, n: int) -> list[IdT]:
         """Create n records stamped with the clock; returns their ids."""
@@ -159,12 +175,14 @@ class Store(Generic[IdT]):
                 self._stamps[index] = stamp
             self._place(indexes, inserted=True)
             self.version += 1
+            self._notify("insert", self._served_now(indexes))
             return [self._id_of(index) for index in indexes]
 
     def delete(self, ids: Iterable[IdT]) -> None:
         """Hard-delete records: they disappear from every list and from `get`."""
         with self._lock:
             indexes = list(dict.fromkeys(self._require(ident) for ident in ids))
+            last_served = self._served_now(indexes)
             self._unplace(indexes)
             for index in indexes:
                 self._deleted.add(index)
@@ -178,6 +196,7 @@ class Store(Generic[IdT]):
                     mapping.pop(index, None)
                 self._cache.discard(index)
             self.version += 1
+            self._notify("delete", last_served)
 
     def choose(self, fraction: float) -> list[IdT]:
         """A seeded random sample of current ids (for benchmarks that update a fraction)."""

@@ -36,6 +36,11 @@ class SourceEntry:
     """Settings (key under `sources.<name>` -> value) that point it at a running Simulator."""
     run_options: frozenset[str] = field(default_factory=frozenset)
     """Keyword options a run may pass to the factory, e.g. `reconcile`."""
+    after_load: Callable[[Any, str], int] | None = None
+    """Called as `after_load(pipeline, name)` once a load is committed and `finish_load`
+    ran (e.g. to rotate the webhook spool); returns appointments it marked deleted."""
+    receives_webhooks: bool = False
+    """`apptsync webhooks serve` can receive this source's deliveries."""
 
     @property
     def config_section(self) -> str:

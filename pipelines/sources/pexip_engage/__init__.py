@@ -22,6 +22,7 @@ from typing import Any
 
 import dlt
 import pendulum
+from dlt.common.typing import TSecretStrValue
 from dlt.extract.incremental import Incremental
 from dlt.extract.resource import DltResource
 
@@ -64,6 +65,9 @@ from pipelines.sources.pexip_engage.settings import (
     TABLES,
     TOKEN_PATH,
 )
+from pipelines.webhooks import settings as hook_defaults
+from pipelines.webhooks.merge import commit_spooled_events, events_first
+from pipelines.webhooks.settings import webhook_settings
 
 SPEC = resource_spec(SOURCE_NAME, RECORD_SCHEMA, TABLES, ID_ARROW_TYPE)
 
@@ -87,8 +91,23 @@ def pexip_engage(
     max_attempts: int = 6,
     backoff_seconds: float = 0.5,
     timeout_seconds: float = 30.0,
+    webhooks: bool = False,
+    webhook_secret: TSecretStrValue | None = None,
+    webhook_signature: str = hook_defaults.DEFAULT_SIGNATURE,
+    webhook_signature_header: str = hook_defaults.DEFAULT_SIGNATURE_HEADER,
+    webhook_spool_dir: str | None = None,
+    full_scan_every: str = hook_defaults.DEFAULT_FULL_SCAN_EVERY,
+    webhook_event_id_path: str = hook_defaults.DEFAULT_EVENT_ID_PATH,
+    webhook_event_type_path: str = hook_defaults.DEFAULT_EVENT_TYPE_PATH,
+    webhook_event_data_path: str = hook_defaults.DEFAULT_EVENT_DATA_PATH,
+    full_scan: bool = False,
 ) -> list[DltResource]:
-    """The Pexip Engage source. Every setting is checked here, before any request."""
+    """The Pexip Engage source. Every setting is checked here, before any request.
+
+    With `webhooks`, a run merges the events `apptsync webhooks serve` spooled and makes no
+    request, unless a full scan is due (`full_scan_every` since the last complete one, or
+    `full_scan`, the run option of `apptsync sync --full-scan`): then it pages everything.
+    """
     enterprise = require_text(f"{KEY}.enterprise", enterprise)
     client_id = require_text(f"{KEY}.client_id", client_id)
     client_secret = require_text(f"{KEY}.client_secret", client_secret)
@@ -107,6 +126,19 @@ def pexip_engage(
     timeout = require_seconds(f"{KEY}.timeout_seconds", timeout_seconds, 600)
     params = filter_params(filters) + window_params(window_from, window_to)
     whole_collection = not params
+    hooks = webhook_settings(
+        KEY,
+        webhooks=webhooks,
+        webhook_secret=webhook_secret,
+        webhook_signature=webhook_signature,
+        webhook_signature_header=webhook_signature_header,
+        webhook_spool_dir=webhook_spool_dir,
+        full_scan_every=full_scan_every,
+        webhook_event_id_path=webhook_event_id_path,
+        webhook_event_type_path=webhook_event_type_path,
+        webhook_event_data_path=webhook_event_data_path,
+        whole_collection=whole_collection,
+    )
 
     def batches(updated: Incremental[Any], ctx: RunContext) -> Iterator[JsonRecords | ScanIds]:
         auth = ClientCredentialsAuth(token_url, client_id, client_secret)
@@ -134,7 +166,15 @@ def pexip_engage(
     cursor: Incremental[Any] = dlt.sources.incremental(
         "updatedAt", lag=lag, on_cursor_value_missing="include"
     )
-    return appointments_resource(SPEC, batches, cursor, lag)
+    events = events_first(
+        hooks,
+        batches,
+        schema=SPEC.schema,
+        full_scan=full_scan,
+        complete=whole_collection,
+        batch_records=batch_records,
+    )
+    return appointments_resource(SPEC, events, cursor, lag)
 
 
 def filter_params(filters: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -188,4 +228,7 @@ ENTRY = SourceEntry(
     factory=pexip_engage,
     spec=SPEC,
     simulator_settings=simulator_settings,
+    run_options=frozenset({"full_scan"}),
+    after_load=commit_spooled_events,
+    receives_webhooks=True,
 )
