@@ -190,11 +190,29 @@ def _parser() -> argparse.ArgumentParser:
     publish.set_defaults(func=cmd_publish)
 
     models = sub.add_parser("models", help="build the SQL models in dependency order")
-    models.add_argument("--select", help="build this model and what it depends on")
+    _add_selectors(models)
     _add_wait(models)
     models.set_defaults(func=cmd_models)
 
-    check = sub.add_parser("check", help="run the SQL audits; exit 1 when any fails")
+    build = sub.add_parser("build", help="build the SQL models, then run their audits")
+    _add_selectors(build)
+    _add_wait(build)
+    build.set_defaults(func=cmd_build)
+
+    listing = sub.add_parser("ls", help="list the SQL models and audits with what they read")
+    _add_selectors(listing)
+    listing.add_argument(
+        "--resource-type", choices=("model", "audit"), help="only models, or only audits"
+    )
+    listing.add_argument(
+        "--output", choices=("text", "json"), default="text", help="json: one object per line"
+    )
+    listing.set_defaults(func=cmd_ls)
+
+    check = sub.add_parser(
+        "check", help="run the SQL audits; exit 1 when one of severity error fails"
+    )
+    _add_selectors(check, what="audits of these models (or these audits)")
     check.add_argument(
         "--max-age",
         metavar="DURATION",
@@ -279,7 +297,9 @@ def cmd_webhooks_serve(args: argparse.Namespace) -> int:
 EXAMPLES = {
     "sync": "apptsync sync --source valomnia -q",
     "publish": "apptsync publish && duckdb -readonly apptsync.published.duckdb",
-    "models": "apptsync models --select fct_appointments",
+    "models": "apptsync models --select +rpt_lead_time 'staging.*'",
+    "build": "apptsync build --select fct_appointments+",
+    "ls": "apptsync ls --select +reporting.rpt_lead_time --output json",
     "check": "apptsync check",
     "status": "apptsync status",
     "export": "apptsync export fct_appointments -o appointments.parquet",
@@ -317,6 +337,24 @@ def _duration(text: str) -> timedelta:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_selectors(
+    command: argparse.ArgumentParser, what: str = "only these models (default: all)"
+) -> None:
+    """dbt's node selectors: `name`, `schema.name`, `schema.*`, `+name` (and what it reads),
+    `name+` (and what reads it); several, space-separated or repeated, are a union."""
+    command.add_argument(
+        "--select",
+        "-s",
+        nargs="+",
+        action="extend",
+        metavar="SELECTOR",
+        help=f"{what}: name, schema.name, schema.*, +name (with upstream), name+ (with downstream)",
+    )
+    command.add_argument(
+        "--exclude", nargs="+", action="extend", metavar="SELECTOR", help="leave these out"
+    )
 
 
 def _add_wait(command: argparse.ArgumentParser) -> None:
@@ -422,43 +460,93 @@ def format_result(result: SyncResult) -> str:
     return f"{result.source}: ok in {result.seconds:.1f}s, wrote {written or 'nothing new'}{tail}"
 
 
-def _build_models(select: str | None = None) -> list[str]:
+def _build_models(
+    select: Sequence[str] | None = None, exclude: Sequence[str] | None = None
+) -> list[str]:
     from pipelines.models import build_models, open_sql_client
 
     with open_sql_client() as client:
-        built = build_models(client, select=select)
-    say(f"models: built {len(built)} views")
+        built = build_models(client, select=select, exclude=exclude)
+    say(f"models: built {len(built)} view{'' if len(built) == 1 else 's'}")
     return built
+
+
+def _selection(args: argparse.Namespace) -> Any:
+    """What `--select`/`--exclude` pick among the models and audits: checked before the
+    warehouse is opened, so a typo costs no lock and no wait."""
+    from pipelines.models import discover, discover_audits, select
+
+    return select(discover(), discover_audits(), args.select, args.exclude)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from pipelines.connection import hold_warehouse
 
     require_warehouse()
+    if args.select or args.exclude:
+        _selection(args)
     with run_lock("models", wait=args.wait), hold_warehouse():
-        built = _build_models(args.select)
+        built = _build_models(args.select, args.exclude)
     for name in built:
         say(f"  {name}")
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    """The selected models, then the audits of what was selected (dbt's `build`). Exit 1 when
+    an audit of severity error fails; warnings are printed and fail nothing."""
+    from pipelines.connection import hold_warehouse
+    from pipelines.models import open_sql_client, run_audits
+
+    require_warehouse()
+    selection = _selection(args)
+    with run_lock("build", wait=args.wait), hold_warehouse():
+        if selection.models:
+            names = selection.model_names if args.select else None
+            _build_models(names, args.exclude)
+        with open_sql_client() as client:
+            results = run_audits(client, audits=selection.audits)
+    return _report_audits(results)
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from pipelines.models import SQL_DIR
+    from pipelines.models.listing import describe, render
+
+    records = describe(_selection(args), SQL_DIR)
+    if args.resource_type:
+        records = [r for r in records if r["resource_type"] == args.resource_type]
+    if records:
+        print(render(records, args.output))
+    return 0
+
+
+def _report_audits(results: Sequence[Any]) -> int:
+    """Print the audit report (with -q only when an audit of severity error failed); the exit
+    code: 1 when one did, 0 when all passed or only audits of severity warn found rows."""
+    from pipelines.models import any_failed, format_audit_report
+
+    failed = any_failed(results)
+    if failed or not _QUIET:
+        print(format_audit_report(results))
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from pipelines.connection import hold_warehouse
-    from pipelines.models import format_audit_report, open_sql_client, run_audits
+    from pipelines.models import open_sql_client, run_audits
     from pipelines.ops.freshness import configured_max_age, freshness_report
 
     require_warehouse()
     max_age = args.max_age or configured_max_age()  # a bad setting fails before the audits
+    audits = _selection(args).audits
     with hold_warehouse(read_only=True), open_sql_client() as client:
-        results = run_audits(client)
-    report = format_audit_report(results)
-    failed = any(r.failing_count for r in results)
-    if failed or not _QUIET:
-        print(report)
+        results = run_audits(client, audits=audits)
+    code = _report_audits(results)
     stale = freshness_report(list(SOURCES), max_age)
     for line in stale:
         print(line)
-    return ExitCode.FAILED if failed or stale else ExitCode.OK
+    return ExitCode.FAILED if code or stale else ExitCode.OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -568,7 +656,7 @@ def _demo(args: argparse.Namespace) -> int:
         with open_sql_client() as client:
             audits = run_audits(client)
         _publish()
-    failing = [a.name for a in audits if a.failing_count]
+    failing = [a.name for a in audits if a.failed]
     print(_summary(database_path()))
     print(
         f"audits: {len(audits) - len(failing)} of {len(audits)} pass"

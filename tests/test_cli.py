@@ -21,7 +21,9 @@ from pipelines.simulator import Simulator
 from tests.cli_helpers import APPTSYNC, apptsync, clean_env, project, simulator_env
 from tests.utils import rows, scalar
 
-COMMANDS = ("sync", "models", "check", "status", "export", "demo", "simulate", "reset")
+COMMANDS = (
+    "sync", "models", "build", "ls", "check", "status", "export", "demo", "simulate", "reset"
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -71,7 +73,9 @@ def test_every_command_help_has_a_description_and_an_example(command: str, tmp_p
 def test_read_only_commands_never_create_a_warehouse(folder: Path, tmp_path: Path):
     env = clean_env({"DLT_DATA_DIR": str(tmp_path / "dlt")})
     expected = f"no warehouse at {folder / 'apptsync.duckdb'} — run `apptsync sync` first"
-    for command in (["check"], ["models"], ["export", "fct_appointments", "-o", "x.csv"]):
+    for command in (
+        ["check"], ["models"], ["build"], ["export", "fct_appointments", "-o", "x.csv"]
+    ):  # fmt: skip
         result = apptsync(*command, cwd=folder, env=env)
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip() == f"error: {expected}"

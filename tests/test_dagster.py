@@ -174,25 +174,30 @@ def test_a_failing_source_fails_its_asset_and_the_other_source_still_lands(
     assert "AuthError" in outcomes[0][2] and "not-the-secret" not in outcomes[0][2]
 
 
-def test_a_failing_audit_fails_its_check_with_severity_error(both: Simulator, warehouse: Path):
+def test_a_failing_audit_fails_its_check_with_the_audit_s_severity(
+    both: Simulator, warehouse: Path
+):
     assert materialize().success
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
             'update pexip_engage.appointments set "end" = start - interval 1 hour '
             "where id = (select min(id) from pexip_engage.appointments where start is not null)"
         )
+        con.execute(
+            "update valomnia.appointments set done = null "
+            "where id = (select min(id) from valomnia.appointments)"
+        )
 
     checks = materialize(selection=audits_alone())
 
     evaluations = {e.check_name: e for e in checks.get_asset_check_evaluations()}
     assert sorted(evaluations) == AUDITS  # the audits alone, nothing synced again
-    broken = evaluations["assert_ends_at_not_before_starts_at"]
-    assert broken.passed is False
-    assert broken.severity == dg.AssetCheckSeverity.ERROR
-    assert broken.metadata["failing_rows"].value == 1
-    assert [name for name, e in evaluations.items() if not e.passed] == [
-        "assert_ends_at_not_before_starts_at"
-    ]
+    failed = {name: e for name, e in evaluations.items() if not e.passed}
+    assert sorted(failed) == ["assert_ends_at_not_before_starts_at", "assert_status_in_vocabulary"]
+    # `-- severity: warn` in the audit's header
+    assert failed["assert_ends_at_not_before_starts_at"].severity == dg.AssetCheckSeverity.WARN
+    assert failed["assert_status_in_vocabulary"].severity == dg.AssetCheckSeverity.ERROR
+    assert failed["assert_status_in_vocabulary"].metadata["failing_rows"].value == 1
 
 
 def test_freshness_fails_for_a_source_that_never_synced_or_synced_too_long_ago(

@@ -155,6 +155,32 @@ def test_fct_appointments(client: SqlClientBase[Any]) -> None:
     )
 
 
+def test_lead_time_and_duration_are_rounded_to_two_decimals(fresh: SqlClientBase[Any]) -> None:
+    create_raw_tables(fresh)
+    insert(
+        fresh,
+        VALOMNIA,
+        "appointments",
+        [
+            {
+                "id": 1,
+                "done": False,
+                "date_created": ts("2024-03-01 09:00:00"),
+                "start_date": ts("2024-03-02 10:20:00"),  # 25 h 20 min later: 25.333... h
+                "end_date": ts("2024-03-02 10:30:10"),  # 10 min 10 s: 10.1666... min
+            }
+        ],
+    )
+    build_models(fresh)
+    assert query(
+        fresh, "select lead_time_hours, duration_minutes from reporting.fct_appointments"
+    ) == [(25.33, 10.17)]
+    assert query(
+        fresh,
+        "select lead_time_hours_p50, lead_time_hours_avg from reporting.rpt_lead_time",
+    ) == [(25.33, 25.33)]
+
+
 PEXIP_STATUSES = [
     ("INCOMING_REQUEST", "requested"),
     ("OUTGOING_INVITE", "requested"),
@@ -465,14 +491,6 @@ def test_views_over_a_missing_table_see_it_once_rebuilt(fresh: SqlClientBase[Any
 # descriptions
 
 
-def _described_columns(description: str) -> set[str]:
-    """Names listed under 'Columns:' in a comment header (the section ends at a blank line)."""
-    if "Columns:" not in description:
-        return set()
-    section = description.split("Columns:", 1)[1].split("\n\n", 1)[0]
-    return set(re.findall(r"^  (\w+)\s{2,}\S", section, flags=re.MULTILINE))
-
-
 @pytest.mark.parametrize("name", REPORTING)
 def test_reporting_model_is_described(name: str) -> None:
     model = next(m for m in discover() if m.schema == "reporting" and m.name == name)
@@ -480,18 +498,21 @@ def test_reporting_model_is_described(name: str) -> None:
     assert len(model.description.split()) >= 8
 
 
-def test_every_reporting_column_is_described(client: SqlClientBase[Any]) -> None:
-    missing = {}
-    for model in discover():
-        if model.schema != "reporting":
-            continue
-        columns = [n for n, _ in typed_columns(client, f"reporting.{model.name}")]
-        described = _described_columns(model.description)
-        undocumented = [c for c in columns if c not in described]
-        if undocumented:
-            missing[model.name] = undocumented
-        assert described <= set(columns), f"{model.name} describes columns it does not have"
-    assert not missing
+def test_every_reporting_column_carries_its_documentation_as_comment(
+    client: SqlClientBase[Any],
+) -> None:
+    documented = {m.name: dict(m.column_docs) for m in discover() if m.schema == "reporting"}
+    comments = query(
+        client,
+        "select table_name, column_name, comment from duckdb_columns()"
+        " where schema_name = 'reporting' order by table_name, column_index",
+    )
+    assert len(comments) == sum(len(columns) for columns in documented.values()) > 100
+    for model, column, comment in comments:
+        assert comment == documented[model][column], f"reporting.{model}.{column}"
+    assert documented["fct_appointments"]["appointment_key"] == (
+        "source:appointment_id, e.g. pexip_engage:123; unique"
+    )
 
 
 def test_views_carry_their_description_as_comment(client: SqlClientBase[Any]) -> None:

@@ -1,6 +1,6 @@
-"""The model runner: discovery from the SQL itself, build order, --select, cycles, missing
-models, failure atomicity, declared and undeclared raw tables, dialects, and where the client
-comes from."""
+"""The model runner: discovery from the SQL itself, build order, cycles, missing models,
+failure atomicity, declared and undeclared raw tables, dialects, and where the client comes
+from (selections: test_model_selection.py)."""
 
 from __future__ import annotations
 
@@ -91,36 +91,6 @@ def test_models_build_in_dependency_order(tmp_path: Path, client: SqlClientBase[
         ("reporting", "a_report"),
         ("staging", "z_base"),
     ]
-
-
-def test_select_builds_the_model_and_what_it_depends_on(
-    tmp_path: Path, client: SqlClientBase[Any]
-) -> None:
-    sql_dir = write_models(tmp_path, CHAIN)
-    assert build_models(client, select="m_middle", sql_dir=sql_dir, declared=RAW) == [
-        "staging.z_base",
-        "intermediate.m_middle",
-    ]
-    assert views(client) == [("intermediate", "m_middle"), ("staging", "z_base")]
-    assert build_models(client, select="staging.z_base", sql_dir=sql_dir, declared=RAW) == [
-        "staging.z_base"
-    ]
-
-
-def test_select_of_an_unknown_model_is_an_error(tmp_path: Path, client: SqlClientBase[Any]) -> None:
-    with pytest.raises(ModelError, match="no model named 'nope'"):
-        build_models(client, select="nope", sql_dir=write_models(tmp_path, CHAIN), declared=RAW)
-
-
-def test_select_of_a_name_in_two_schemas_asks_for_the_schema(
-    tmp_path: Path, client: SqlClientBase[Any]
-) -> None:
-    sql_dir = write_models(
-        tmp_path, {"staging/twin": "select 1 as a", "reporting/twin": "select 2 as a"}
-    )
-    with pytest.raises(ModelError, match="use schema.name"):
-        build_models(client, select="twin", sql_dir=sql_dir)
-    assert build_models(client, select="reporting.twin", sql_dir=sql_dir) == ["reporting.twin"]
 
 
 def test_a_cycle_is_an_error_naming_the_files(tmp_path: Path) -> None:

@@ -17,13 +17,15 @@ empty warehouse. Staging casts every column explicitly, so the views stay typed.
 rebuilds the views after each sync, which replaces those placeholders with the real tables.
 
 The parts, one job each: `discovery` (files -> models and audits, build order), `sources` (the
-declared raw tables), `resolve` (references and placeholders, the destination's dialect),
-`build` (the views, in one transaction), `audits` (run and report), `warehouse` (the client).
+declared raw tables), `docs` (the column documentation of `docs/`), `selection` (dbt's
+selectors), `resolve` (references and placeholders, the destination's dialect), `build` (the
+views and their comments, in one transaction), `audits` (run and report, with severities),
+`listing` (`apptsync ls`), `warehouse` (the client).
 """
 
 from __future__ import annotations
 
-from pipelines.models.audits import AuditResult, format_audit_report, run_audits
+from pipelines.models.audits import AuditResult, any_failed, format_audit_report, run_audits
 from pipelines.models.build import build_models
 from pipelines.models.discovery import (
     SQL_DIR,
@@ -32,8 +34,8 @@ from pipelines.models.discovery import (
     ModelError,
     discover,
     discover_audits,
-    select_models,
 )
+from pipelines.models.selection import Selection, SelectionError, select, select_models
 from pipelines.models.sources import DECLARED_TABLES, declared_tables
 from pipelines.models.warehouse import WarehouseError, open_sql_client
 
@@ -45,6 +47,7 @@ __all__ = [
     "AuditResult",
     "Model",
     "ModelError",
+    "any_failed",
     "build_models",
     "declared_tables",
     "discover",
@@ -52,5 +55,8 @@ __all__ = [
     "format_audit_report",
     "open_sql_client",
     "run_audits",
+    "select",
     "select_models",
+    "Selection",
+    "SelectionError",
 ]

@@ -2,12 +2,14 @@
 
 An audit is a query returning the rows that break its rule (zero rows is a pass), as SQLMesh
 audits and dbt's singular tests are; a failing audit shows a few of those rows, so the reader
-sees the problem, not just a count.
+sees the problem, not just a count. An audit of severity `warn` (its `-- severity: warn`
+header line) that finds rows is reported as a warning and fails nothing, as dbt's
+`severity: warn`: a rule about the vendor's data, say, that no run of apptsync can fix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from dlt.destinations.sql_client import SqlClientBase
 from sqlglot import exp
 
 from pipelines.models.discovery import (
+    SEVERITIES,
     SQL_DIR,
     Audit,
     ModelError,
@@ -39,10 +42,26 @@ class AuditResult:
     columns: list[str] = field(default_factory=list)
     sample_rows: list[tuple[Any, ...]] = field(default_factory=list)
     description: str = ""
+    severity: str = SEVERITIES[0]
 
     @property
     def passed(self) -> bool:
         return self.failing_count == 0
+
+    @property
+    def failed(self) -> bool:
+        """It found rows and its severity is `error`: the command fails."""
+        return not self.passed and self.severity == "error"
+
+    @property
+    def warned(self) -> bool:
+        """It found rows and its severity is `warn`: reported, and nothing fails."""
+        return not self.passed and self.severity == "warn"
+
+
+def any_failed(results: Iterable[AuditResult]) -> bool:
+    """Whether an audit of severity `error` found rows (warnings do not count)."""
+    return any(result.failed for result in results)
 
 
 def run_audits(
@@ -50,15 +69,18 @@ def run_audits(
     sql_dir: Path = SQL_DIR,
     sample_size: int = 5,
     declared: Collection[str] | None = None,
+    audits: Sequence[Audit] | None = None,
 ) -> list[AuditResult]:
-    """Run every audit and return, per audit, how many rows break its rule and a sample.
+    """Run every audit (or the given ones, e.g. a `select(...)`'s) and return, per audit, how
+    many rows break its rule and a sample.
 
     An audit that cannot run (for example because the models were never built) raises
     `ModelError` naming the file and the database's message; so does an audit reading a
     relation that is neither a model nor a declared raw table (`declared`, as in `discover`).
     """
     sql_dir = Path(sql_dir)
-    audits = discover_audits(sql_dir, declared)
+    if audits is None:
+        audits = discover_audits(sql_dir, declared)
     existing = existing_relations(client, {source for audit in audits for source in audit.sources})
     built = existing_relations(client, {model for audit in audits for model in audit.depends_on})
     for audit in audits:
@@ -115,30 +137,39 @@ def _run_audit(
         columns=columns,
         sample_rows=sample_rows,
         description=audit.description,
+        severity=audit.severity,
     )
 
 
 def format_audit_report(results: Sequence[AuditResult]) -> str:
-    """Render audit results for a terminal: one line per audit, and for each failing audit its
-    rule and a small table of example rows."""
+    """Render audit results for a terminal: one line per audit, and for each failing (or, with
+    severity warn, warning) audit its rule and a small table of example rows."""
     lines: list[str] = []
     for result in results:
         if result.passed:
             lines.append(f"PASS  {result.name}")
             continue
         noun = "row breaks" if result.failing_count == 1 else "rows break"
-        lines.append(f"FAIL  {result.name}: {result.failing_count} {noun} the rule")
+        label, tail = ("WARN", " (severity warn)") if result.warned else ("FAIL", "")
+        lines.append(f"{label}  {result.name}: {result.failing_count} {noun} the rule{tail}")
         if result.description:
             lines.append(f"      {summary(result.description)}")
         lines.extend("      " + line for line in _table(result.columns, result.sample_rows))
         if result.failing_count > len(result.sample_rows):
             lines.append(f"      ... and {result.failing_count - len(result.sample_rows)} more")
-    failed = sum(not result.passed for result in results)
-    if failed:
-        lines.append(f"{failed} of {len(results)} audits failed.")
-    else:
-        lines.append(f"All {len(results)} audits passed.")
+    lines.append(_verdict(results))
     return "\n".join(lines)
+
+
+def _verdict(results: Sequence[AuditResult]) -> str:
+    failed = sum(result.failed for result in results)
+    warned = sum(result.warned for result in results)
+    warnings = f"{warned} warning{'s' if warned != 1 else ''}"
+    if failed:
+        return f"{failed} of {len(results)} audits failed" + (f", {warnings}." if warned else ".")
+    if warned:
+        return f"{len(results) - warned} of {len(results)} audits passed, {warnings}."
+    return "1 audit passed." if len(results) == 1 else f"All {len(results)} audits passed."
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import difflib
 import graphlib
 import heapq
+import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import sqlglot
@@ -31,6 +32,12 @@ AUDITS_DIR = "audits"
 
 SOURCE_DIALECT = "duckdb"
 """The dialect the models are written in."""
+
+SEVERITIES = ("error", "warn")
+"""An audit's `-- severity:` header: `error` (the default) fails `check` and `build`, `warn`
+only reports; the first is the default."""
+
+_SEVERITY_LINE = re.compile(r"^--\s*severity\s*:\s*(?P<value>\S*)\s*$", re.IGNORECASE)
 
 
 class ModelError(Exception):
@@ -55,6 +62,8 @@ class Model:
     """Qualified names of the tables outside the model schemas (raw tables) it reads."""
     description: str = ""
     """The comment header of the file, without the comment markers."""
+    column_docs: tuple[tuple[str, str], ...] = ()
+    """(column, what it means) of every documented column (`pipelines.models.docs`)."""
 
     @property
     def qualified_name(self) -> str:
@@ -71,6 +80,8 @@ class Audit:
     depends_on: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     description: str = ""
+    severity: str = SEVERITIES[0]
+    """`error` or `warn`, from the file's `-- severity:` header line."""
 
 
 @dataclass(frozen=True)
@@ -82,18 +93,26 @@ class Parsed:
     sources: tuple[str, ...]
 
 
-def discover(sql_dir: Path = SQL_DIR, declared: Collection[str] | None = None) -> list[Model]:
-    """Return every model under `sql_dir`, in build (topological) order.
+def discover(
+    sql_dir: Path = SQL_DIR,
+    declared: Collection[str] | None = None,
+    docs_dir: Path | None = None,
+) -> list[Model]:
+    """Return every model under `sql_dir`, in build (topological) order, each with the column
+    documentation of `docs_dir` (by default `docs/` beside `sql_dir`; see `docs.py`).
 
     Raises `ModelError` naming the files for a file that is not one `select`, a reference to a
     model that does not exist, an unqualified table reference, a read of a relation that is not
     a declared raw table (`declared`, by default `declared_tables()`), or a dependency cycle.
     """
+    from pipelines.models.docs import column_docs
+
     sql_dir = Path(sql_dir)
     paths = model_paths(sql_dir)
     schemas = model_schemas(sql_dir)
     known = {qualified(path.parent.name, path.stem): path for path in paths}
     raw_tables = _declared(declared)
+    documented = column_docs(sql_dir.parent / "docs" if docs_dir is None else Path(docs_dir))
 
     models: dict[str, Model] = {}
     for path in paths:
@@ -109,6 +128,9 @@ def discover(sql_dir: Path = SQL_DIR, declared: Collection[str] | None = None) -
             sources=parsed.sources,
             description=description(text),
         )
+        docs = documented.get(model.qualified_name)
+        if docs:
+            model = replace(model, column_docs=tuple(docs.items()))
         models[model.qualified_name] = model
 
     return [models[name] for name in _topological_order(models, sql_dir)]
@@ -137,32 +159,11 @@ def discover_audits(
                 sql=text,
                 depends_on=parsed.depends_on,
                 sources=parsed.sources,
-                description=description(text),
+                description=description(text, skip=_SEVERITY_LINE),
+                severity=severity(path, text, sql_dir),
             )
         )
     return audits
-
-
-def select_models(models: Sequence[Model], select: str) -> list[Model]:
-    """Return the model named `select` (`name` or `schema.name`) and every model it depends on,
-    in build order."""
-    by_name = {model.qualified_name: model for model in models}
-    wanted = select.strip().lower()
-    matches = [model for model in models if wanted in (model.qualified_name, model.name)]
-    if not matches:
-        raise ModelError(f"no model named {select!r} (models: {', '.join(sorted(by_name))})")
-    if len(matches) > 1:
-        names = ", ".join(model.qualified_name for model in matches)
-        raise ModelError(f"{select!r} names more than one model ({names}): use schema.name")
-
-    needed: set[str] = set()
-    stack = [matches[0].qualified_name]
-    while stack:
-        name = stack.pop()
-        if name not in needed:
-            needed.add(name)
-            stack.extend(by_name[name].depends_on)
-    return [model for model in models if model.qualified_name in needed]
 
 
 def model_paths(sql_dir: Path) -> list[Path]:
@@ -240,11 +241,42 @@ def parse(
     return Parsed(expression, tuple(sorted(depends_on)), tuple(sorted(sources)))
 
 
-def description(text: str) -> str:
-    """The comment header of a file: its leading `--` lines, without the markers."""
+def severity(path: Path, text: str, sql_dir: Path) -> str:
+    """An audit's severity: its header's `-- severity: warn|error` line, else `error`."""
+    for line in _header(text):
+        found = _SEVERITY_LINE.match(line)
+        if found:
+            value = found["value"].lower()
+            if value not in SEVERITIES:
+                raise ModelError(
+                    f"{relative(path, sql_dir)}: severity {found['value']!r} is not one of"
+                    f" {', '.join(SEVERITIES)}",
+                    [path],
+                )
+            return value
+    return SEVERITIES[0]
+
+
+def _header(text: str) -> list[str]:
+    """The leading comment lines of a file (blank lines between them allowed), stripped."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("--"):
+            lines.append(stripped)
+        elif stripped:
+            break
+    return lines
+
+
+def description(text: str, skip: re.Pattern[str] | None = None) -> str:
+    """The comment header of a file: its leading `--` lines, without the markers (and without
+    the lines `skip` matches, such as an audit's severity)."""
     lines: list[str] = []
     for line in text.splitlines():
         stripped = line.strip()
+        if skip is not None and skip.match(stripped):
+            continue
         if stripped.startswith("--"):
             content = stripped[2:]
             lines.append(content[1:] if content.startswith(" ") else content)

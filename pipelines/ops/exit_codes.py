@@ -20,7 +20,9 @@ class ExitCode(IntEnum):
 
 MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "ok",
-    ExitCode.FAILED: "a source failed, an audit failed, or a source is older than --max-age",
+    ExitCode.FAILED: (
+        "a source failed, an audit of severity error failed, or a source is older than --max-age"
+    ),
     ExitCode.USAGE: "usage or configuration error (bad arguments, or a setting of any source)",
     ExitCode.LOCKED: "another apptsync run holds the lock (try later, or --wait SECONDS)",
     ExitCode.INTERRUPTED: "interrupted",

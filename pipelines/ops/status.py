@@ -21,15 +21,18 @@ from pipelines.warehouse import database_path
 
 
 def warehouse_counts(database: str | None = None) -> dict[str, dict[str, int]]:
-    """Row counts of every table and view, by schema, dlt's bookkeeping tables left out."""
+    """Row counts of every table and view, by schema, bookkeeping left out: dlt's tables and
+    `_appointment_scan` (docs/raw-tables.md: the ids of the latest complete scan, plus one
+    null row), whose count would read as a second, disagreeing count of appointments."""
     path = database or database_path()
     if not Path(path).exists():
         return {}
     with duckdb.connect(path, read_only=True) as con:
         names = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_name not like '\\_dlt%' escape '\\' "
-            "and table_schema not like '%\\_staging' escape '\\' order by 1, 2"
+            "where table_name not like '\\_dlt%' escape '\\' and table_name <> ? "
+            "and table_schema not like '%\\_staging' escape '\\' order by 1, 2",
+            [SCAN_TABLE],
         ).fetchall()
         counts: dict[str, dict[str, int]] = {}
         for schema, table in names:
@@ -112,11 +115,7 @@ def source_status(source: str) -> str:
             lines.append(
                 f"  {len(pending)} load package(s) pending: the next sync loads them first"
             )
-    tables = {
-        name: count
-        for name, count in warehouse_counts().get(source, {}).items()
-        if name != SCAN_TABLE  # bookkeeping of the last complete scan, not data
-    }
+    tables = warehouse_counts().get(source, {})
     for table, count in tables.items():
         lines.append(f"  {table:<50} {count:>9,}")
     if tables:

@@ -7,7 +7,8 @@ What it defines, all generated from what the project already knows (nothing list
 * the SQL models of `sql/` as one multi-asset with one asset per model
   (`staging/stg_…`, `reporting/fct_appointments`, …), their lineage read from
   `pipelines.models.discover()`;
-* one asset check per audit file in `sql/audits/` (severity error);
+* one asset check per audit file in `sql/audits/` (of the audit's severity: error, or warn
+  for a `-- severity: warn` audit);
 * one freshness check per source, against the config key `checks.max_age`, read from the
   run ledger `ops.sync_runs` as `apptsync check --max-age` reads it;
 * the resource `run_lock`: apptsync's run lock, held for the whole Dagster run;
@@ -241,7 +242,7 @@ def audit_specs(audits: Sequence[Audit], models: Sequence[Model]) -> list[dg.Ass
 
 def audits_check(audits: Sequence[Audit], models: Sequence[Model]) -> dg.AssetChecksDefinition:
     """The audits in one pass over the warehouse (`run_audits`), one result per audit file.
-    A failing audit fails its check with severity error and shows sample rows."""
+    A failing audit fails its check with the audit's severity and shows sample rows."""
     specs = audit_specs(audits, models)
     targets = {spec.name: spec.asset_key for spec in specs}
 
@@ -267,7 +268,9 @@ def audit_result(result: AuditResult, target: dg.AssetKey) -> dg.AssetCheckResul
         check_name=result.name,
         asset_key=target,
         passed=result.passed,
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=dg.AssetCheckSeverity.WARN
+        if result.severity == "warn"
+        else dg.AssetCheckSeverity.ERROR,
         metadata=metadata,
     )
 

@@ -25,8 +25,9 @@ MATERIALIZED_SCHEMA = LAYERS[-1]
 MARKER_SCHEMA, MARKER_TABLE = "ops", "published_snapshot"
 """Where the copy records when it was published and the fingerprint of what it holds."""
 
-FORMAT_VERSION = "1"
-"""Bumped when the copy's layout changes, so every warehouse is published again once."""
+FORMAT_VERSION = "2"
+"""Bumped when the copy's layout changes, so every warehouse is published again once
+(2: the reporting tables keep their column comments)."""
 
 DLT_STAGING_SUFFIX = "_staging"
 DLT_LOADS = "_dlt_loads"
@@ -60,6 +61,13 @@ def fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     for schema, view, sql in views:
         if not schema.endswith(DLT_STAGING_SUFFIX):
             digest.update(f"{schema}.{view}:{sql}\n".encode())
+    # the documentation readers see in their BI tool: a changed comment is a change to publish
+    comments = con.execute(
+        "select schema_name, table_name, column_name, comment from duckdb_columns() "
+        "where comment is not null and database_name = current_database() order by 1, 2, 3"
+    ).fetchall()
+    for comment in comments:
+        digest.update(f"comment {comment}\n".encode())
     return digest.hexdigest()
 
 
@@ -142,20 +150,32 @@ _CLOCK = re.compile(r"\b(now|current_timestamp|current_date|get_current_timestam
 
 
 def materialize(con: duckdb.DuckDBPyConnection, views: Sequence[str]) -> int:
-    """Store each view of the reporting schema as a table of the same name, comment kept.
-    DuckDB does not track which views read a view, so the others keep working: they now
-    read the table."""
+    """Store each view of the reporting schema as a table of the same name, its comment and
+    its columns' comments kept (`create table as` carries neither). DuckDB does not track
+    which views read a view, so the others keep working: they now read the table."""
     schema = MATERIALIZED_SCHEMA
     for view in views:
         comment = con.execute(
             "select comment from duckdb_views() where schema_name = ? and view_name = ?",
             [schema, view],
         ).fetchone()
+        columns = con.execute(
+            "select column_name, comment from duckdb_columns() where schema_name = ? "
+            "and table_name = ? and comment is not null and database_name = current_database()",
+            [schema, view],
+        ).fetchall()
         scratch = f"__{view}__stored"
         con.execute(f'create table "{schema}"."{scratch}" as select * from "{schema}"."{view}"')
         con.execute(f'drop view "{schema}"."{view}"')
         con.execute(f'alter table "{schema}"."{scratch}" rename to "{view}"')
         if comment and comment[0]:
-            text = str(comment[0]).replace("'", "''")  # COMMENT ON takes no parameters
-            con.execute(f'comment on table "{schema}"."{view}" is \'{text}\'')
+            con.execute(f'comment on table "{schema}"."{view}" is {_literal(comment[0])}')
+        for column, text in columns:
+            name = str(column).replace('"', '""')
+            con.execute(f'comment on column "{schema}"."{view}"."{name}" is {_literal(text)}')
     return len(views)
+
+
+def _literal(text: object) -> str:
+    """A SQL string literal: COMMENT ON takes no parameters."""
+    return "'" + str(text).replace("'", "''") + "'"

@@ -3,16 +3,7 @@
 -- only; Valomnia customers come with a reference and a name, taken from the most recently
 -- updated appointment that carries them.
 --
--- Columns:
---   customer_key             source || ':' || customer_id; unique
---   source                   'pexip_engage' or 'valomnia'
---   customer_id              the source's customer id, as text
---   customer_reference       Valomnia's customer reference; null for Pexip Engage
---   customer_name            Valomnia's customer name; null for Pexip Engage
---   appointment_count        appointments, not deleted, whose customer_id in
---                            fct_appointments is this customer
---   first_appointment_at     earliest starts_at of those appointments
---   last_appointment_at      latest starts_at of those appointments
+-- Columns: docs/reporting.md, also the views' column comments.
 
 with
 

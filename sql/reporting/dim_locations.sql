@@ -2,21 +2,7 @@
 -- typically ON_LOCATION meetings; Valomnia sends no location). Joins 1:1 to fct_appointments
 -- on appointment_key. Locations of deleted appointments are kept, flagged by is_deleted.
 --
--- Columns:
---   appointment_key     the appointment in fct_appointments
---   source              'pexip_engage'
---   appointment_id      the source's appointment id
---   formatted_address   the address on one line, as the source formats it
---   street1             first street line
---   street2             second street line
---   postal_code         postal code
---   city                city
---   state               state or region
---   country_code        ISO 3166-1 alpha-2 country code
---   address_language    language of the address parts (the first one given)
---   latitude            WGS 84 latitude
---   longitude           WGS 84 longitude
---   is_deleted          the appointment is deleted at the source
+-- Columns: docs/reporting.md, also the views' column comments.
 
 with
 

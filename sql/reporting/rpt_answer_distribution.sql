@@ -3,13 +3,7 @@
 -- selects several options counts once under each. Answers of deleted appointments are left
 -- out.
 --
--- Columns:
---   question_id             the question
---   answer_option_id        the selected answer option; null for an answer without options
---   answer_value            the answer's text
---   answer_count            answers to the question with this option and text
---   question_answer_count   answers to the question
---   answer_share            answer_count / question_answer_count, rounded to 4 decimals
+-- Columns: docs/reporting.md, also the views' column comments.
 
 with
 

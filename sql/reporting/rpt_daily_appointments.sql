@@ -3,13 +3,7 @@
 -- scheduled) are counted under a null appointment_date, so the totals match
 -- fct_appointments.
 --
--- Columns:
---   appointment_date    UTC date of starts_at; null when there is no start
---   source              'pexip_engage' or 'valomnia'
---   status              requested, scheduled, completed, cancelled, no_show (or unmapped)
---   appointment_count   number of appointments
---   duration_hours      sum of their durations in hours, rounded to 2 decimals
---                       (appointments without a start or an end count for nothing)
+-- Columns: docs/reporting.md, also the views' column comments.
 
 with
 

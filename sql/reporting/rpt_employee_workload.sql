@@ -3,15 +3,7 @@
 -- of starts_at in UTC; appointments without a start fall under a null week_start, and
 -- appointments without an employee under a null employee_id.
 --
--- Columns:
---   source               'pexip_engage' or 'valomnia' (employee ids are per source)
---   employee_id          the source's employee id
---   week_start           Monday of the UTC week of starts_at; null when there is no start
---   appointment_count    appointments in the week, any status
---   booked_hours         hours held in the calendar: durations of the scheduled, completed
---                        and no-show appointments, rounded to 2 decimals
---   no_show_count        appointments with status no_show
---   cancellation_count   appointments with status cancelled
+-- Columns: docs/reporting.md, also the views' column comments.
 
 with
 

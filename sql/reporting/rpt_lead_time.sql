@@ -3,15 +3,7 @@
 -- without a start are left out. Valomnia has no meeting types (null meeting_type).
 -- Percentiles are continuous (interpolated) and rounded to 2 decimals.
 --
--- Columns:
---   source                 'pexip_engage' or 'valomnia'
---   meeting_type           OFFICE, ON_LOCATION, PHONE, VIDEO, ...; null for Valomnia
---   appointment_count      appointments with a lead time
---   lead_time_hours_p25    25th percentile of lead_time_hours
---   lead_time_hours_p50    median lead_time_hours
---   lead_time_hours_p75    75th percentile of lead_time_hours
---   lead_time_hours_p90    90th percentile of lead_time_hours
---   lead_time_hours_avg    mean lead_time_hours
+-- Columns: docs/reporting.md, also the views' column comments.
 
 with
 

@@ -4,19 +4,7 @@
 -- quarantined. Feeds a "last good sync 14 minutes ago" tile; `apptsync check --max-age`
 -- applies the same rule as an exit code. Ages are measured when the view is read.
 --
--- Columns:
---   source                   the source ('pexip_engage', 'valomnia')
---   last_run_at              when its newest run finished
---   last_outcome             'ok' or 'failed': how its newest run ended
---   last_error               the newest run's error (redacted); null when it was ok
---   last_ok_at               when its newest ok run finished; null if none ever was
---   minutes_since_last_ok    minutes from last_ok_at to now, rounded to 1 decimal
---   last_ok_rows_loaded      appointments the newest ok run wrote
---   runs_24h                 runs started in the last 24 hours
---   failed_runs_24h          of those, the failed ones
---   quarantined_24h          records the runs of the last 24 hours quarantined
---   avg_rows_per_ok_run      appointments written per ok run, over every ok run, rounded
---                            to 1 decimal
+-- Columns: docs/reporting.md, also the views' column comments.
 
 with
 

@@ -3,16 +3,7 @@
 -- start fall under a null week_start. Valomnia has no offices (null office_id) and no
 -- no-shows.
 --
--- Columns:
---   week_start          Monday of the UTC week of starts_at; null when there is no start
---   source              'pexip_engage' or 'valomnia'
---   office_id           Pexip Engage office; null for Valomnia
---   appointment_count   appointments in the week, any status
---   completed_count     appointments with status completed
---   no_show_count       appointments with status no_show
---   no_show_rate        no_show_count / (completed_count + no_show_count), rounded to 4
---                       decimals: the share of concluded appointments the customer missed;
---                       null when none concluded
+-- Columns: docs/reporting.md, also the views' column comments.
 
 with
 
