@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/apptsync demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

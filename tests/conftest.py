@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.simulator import Simulator
+from tests.postgres_server import postgres_server, postgres_url  # noqa: F401 (fixtures)
 from tests.utils import configure_pexip, configure_valomnia
 
 SMALL_N = 300

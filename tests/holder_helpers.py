@@ -1,18 +1,21 @@
-"""Other processes that hold a DuckDB file, and the real `apptsync` run as a process.
+"""What keeps `apptsync` waiting, held for exactly as long as a test needs.
 
-A holder is a separate Python process with one DuckDB connection, as an analyst's CLI or a
-BI tool would keep: it answers one SQL statement per line on stdin with the first value of
-its result, inside that same connection, until it is released."""
+`Holder`: another process with one DuckDB connection to a file, as an analyst's CLI or a
+BI tool would keep; it answers one SQL statement per line on stdin with the first value of
+its result, inside that same connection, until it is released. `HeldRequest`: the
+simulator's answer to one request, held back so the process that sent it stays inside its
+sync (the run lock and dlt's working folder in use), however slow the machine."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import TracebackType
 
-APPTSYNC = str(Path(sys.executable).with_name("apptsync"))
+from pipelines.simulator import Simulator
+from tests.cli_helpers import PROCESS_TIMEOUT, wait_until
 
 _HOLDER = """
 import sys, duckdb
@@ -67,27 +70,18 @@ class Holder:
         self.release()
 
 
-def apptsync(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the installed `apptsync` with the test's environment (plus `env`)."""
-    return subprocess.run(
-        [APPTSYNC, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=300,
-    )
+class HeldRequest:
+    """Holds the simulator's answer to the k-th appointments request of `api` until
+    `release()`."""
 
+    def __init__(self, sim: Simulator, api: str, k: int = 1) -> None:
+        self._released = threading.Event()
+        self.sim, self.api, self.k = sim, api, k
+        sim.reset_counters()
+        sim.after_request(api, k, lambda: self._released.wait(PROCESS_TIMEOUT))
 
-def start_apptsync(*args: str, **env: str) -> subprocess.Popen[str]:
-    """`apptsync` in the background; its log (stderr) is read line by line by the test."""
-    return subprocess.Popen(
-        [APPTSYNC, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
-    )
+    def wait_for_request(self) -> None:
+        wait_until(lambda: self.sim.request_count(self.api) >= self.k, f"a request to {self.api}")
 
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
+    def release(self) -> None:
+        self._released.set()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -19,8 +17,8 @@ import pytest
 from pipelines.config import env_name
 from pipelines.simulator import Simulator
 from pipelines.sources import SOURCES
+from tests.cli_helpers import apptsync
 
-APPTSYNC = Path(sys.executable).parent / "apptsync"
 SMALL_WAREHOUSE_N = 200
 QUARANTINED_PEXIP = 2
 """Records of Pexip Engage made malformed before the sync (one without id, one bad date)."""
@@ -46,12 +44,6 @@ def cli_env(folder: Path, database: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(APPTSYNC), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
-    )
-
-
 def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's synced warehouse (built on first use). Treat it as read-only."""
     if "path" not in _built:
@@ -66,7 +58,7 @@ def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 for entry in SOURCES.values()
                 for key, value in entry.simulator_settings(sim).items()
             }
-            done = run_cli("sync", env=cli_env(folder, database, **settings), cwd=folder)
+            done = apptsync("sync", env=cli_env(folder, database, **settings), cwd=folder)
         assert done.returncode == 0, done.stdout + done.stderr
         _built["path"] = database
     return _built["path"]

@@ -21,7 +21,8 @@ from pipelines.models import discover, discover_audits  # noqa: E402
 from pipelines.orchestrate import dagster_defs as location  # noqa: E402
 from pipelines.simulator import Simulator  # noqa: E402
 from pipelines.sources import SOURCES  # noqa: E402
-from tests.process_helpers import HeldRequest, start_apptsync  # noqa: E402
+from tests.cli_helpers import start_apptsync  # noqa: E402
+from tests.holder_helpers import HeldRequest  # noqa: E402
 from tests.utils import rows, scalar  # noqa: E402
 
 HOLD = {"SOURCES__PEXIP_ENGAGE__TIMEOUT_SECONDS": "600"}  # the held answer is no timeout

@@ -18,6 +18,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.models import SQL_DIR
 from pipelines.sources import SOURCES
+from tests.cli_helpers import apptsync
 from tests.report_helpers import (
     QUARANTINED_PEXIP,
     add_ledger,
@@ -26,7 +27,6 @@ from tests.report_helpers import (
     count,
     has_ledger,
     reporting_views,
-    run_cli,
     small_warehouse,
 )
 
@@ -243,7 +243,7 @@ def test_a_reader_during_a_rerun_sees_either_the_old_or_the_new_feed_whole(
     reader = threading.Thread(target=read_while_running)
     reader.start()
     try:
-        done = run_cli(
+        done = apptsync(
             "feeds",
             str(feed),
             "--database",

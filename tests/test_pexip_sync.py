@@ -11,6 +11,7 @@ from dlt.pipeline.helpers import pipeline_drop
 
 from pipelines.load.pipeline import make_pipeline, run_source
 from pipelines.simulator import Simulator
+from tests.holder_helpers import Holder
 from tests.utils import assert_ok, configure_pexip, rows, scalar, table_counts
 
 DATASET = "pexip_engage"
@@ -385,27 +386,10 @@ def test_killed_after_extraction_then_rerun_matches_an_uninterrupted_run(
 
 
 def test_a_load_that_fails_keeps_its_data_for_the_next_run(pexip: Simulator, warehouse: Path):
-    import subprocess
-    import sys
-
     sync()
     pexip.pexip.update(pexip.pexip.ids()[:7])
-    holder = subprocess.Popen(  # another process holds the warehouse's write lock
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,time; c=duckdb.connect({str(warehouse)!r}); "
-            "print('locked', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with Holder(warehouse, read_only=False):  # another process holds the write lock
         failed = run_source(DATASET)
-    finally:
-        holder.kill()
-        holder.wait()
 
     assert not failed.ok
     recovered = sync()

@@ -14,7 +14,8 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.simulator import Simulator
-from tests.holder_helpers import Holder, apptsync
+from tests.cli_helpers import apptsync
+from tests.holder_helpers import Holder
 from tests.utils import configure_pexip, configure_valomnia, rows, scalar
 
 FCT_COUNT = "select count(*) from reporting.fct_appointments"

@@ -13,13 +13,13 @@ from pipelines.publish.reading import open_reader
 from pipelines.publish.report import write_report
 from pipelines.publish.report_data import collect
 from tests.browser_helpers import browser_missing, offline_page
+from tests.cli_helpers import apptsync
 from tests.report_helpers import (
     QUARANTINED_PEXIP,
     add_ledger,
     cli_env,
     copy_warehouse,
     count,
-    run_cli,
     small_warehouse,
 )
 
@@ -51,7 +51,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def report(synced: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("report")
     output = folder / "report.html"
-    done = run_cli(
+    done = apptsync(
         "report",
         "-o",
         str(output),

@@ -13,13 +13,8 @@ import pytest
 from pipelines.cli import main
 from pipelines.ops import ledger
 from pipelines.simulator import Simulator
-from tests.process_helpers import (
-    HeldRequest,
-    run_apptsync,
-    run_on_terminal,
-    start_apptsync,
-    wait_until,
-)
+from tests.cli_helpers import apptsync, run_on_terminal, start_apptsync, wait_until
+from tests.holder_helpers import HeldRequest
 from tests.utils import configure_source, rows, scalar
 
 SECRET_FILTER = {"office-id": ["pexip-secret"]}  # the client secret, pasted into a filter
@@ -105,7 +100,8 @@ def test_a_failed_run_is_recorded_with_its_redacted_error_and_an_unmoved_cursor(
     run = newest(warehouse, "pexip_engage")
     assert (run["outcome"], run["rows_loaded"], run["quarantined"]) == ("failed", 0, 0)
     assert (run["cursor_before"], run["cursor_after"]) == (before, before)
-    assert run["error"].startswith("ApiError: GET /enterprises/acme/appointments?office-id[]=***")
+    page = f"{both.url}/enterprises/acme/appointments?office-id[]=***"
+    assert run["error"].startswith(f"ApiError: GET {page}")
     assert "status 400" in run["error"]
     assert both.pexip.client_secret not in str(rows(warehouse, "select * from ops.sync_runs"))
 
@@ -264,7 +260,7 @@ def test_json_logs_are_one_object_per_line_with_secrets_redacted(
     monkeypatch.setenv("SOURCES__PEXIP_ENGAGE__FILTERS", json.dumps(SECRET_FILTER))
     both.faults("pexip").script(400)
 
-    done = run_apptsync("--log-format", "json", "sync", "--no-models", "--source", "pexip_engage")
+    done = apptsync("--log-format", "json", "sync", "--no-models", "--source", "pexip_engage")
 
     assert done.returncode == 1
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]

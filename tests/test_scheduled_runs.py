@@ -20,7 +20,8 @@ from pipelines.ops.exit_codes import MEANINGS
 from pipelines.ops.lock import lock_holder
 from pipelines.simulator import Simulator
 from pipelines.warehouse import lock_path
-from tests.process_helpers import HeldRequest, run_apptsync, start_apptsync, wait_until
+from tests.cli_helpers import apptsync, start_apptsync, wait_until
+from tests.holder_helpers import HeldRequest
 from tests.utils import configure_source, rows, scalar
 
 LOCKED = 75
@@ -51,7 +52,7 @@ def test_second_sync_exits_75_while_the_first_holds_the_lock(
     try:
         held.wait_for_request()
 
-        second = run_apptsync("sync", "--no-models")
+        second = apptsync("sync", "--no-models")
 
         assert second.returncode == LOCKED
         assert second.stdout == ""
@@ -81,7 +82,7 @@ def test_second_sync_exits_75_while_the_first_holds_the_lock(
 def test_sync_with_wait_runs_after_the_first_and_lands_exactly_the_changed_rows(
     both: Simulator, isolated_env: Path, warehouse: Path
 ):
-    assert run_apptsync("sync", "--no-models").returncode == 0
+    assert apptsync("sync", "--no-models").returncode == 0
     changed = both.valomnia.ids()[:7]
     both.valomnia.update(changed)
     held = HeldRequest(both, "pexip")
@@ -131,7 +132,7 @@ def test_a_killed_holder_never_blocks_the_next_run(
     held.release()
     assert lock_holder(lock_path()) is None  # its record names a PID that is gone
 
-    after = run_apptsync("sync")
+    after = apptsync("sync")
 
     assert after.returncode == 0, after.stderr
     assert scalar(warehouse, "select count(*) from pexip_engage.appointments") == 300

@@ -14,7 +14,8 @@ import pytest
 from pipelines.cli import main
 from pipelines.connection import EXIT_LOCKED
 from pipelines.simulator import Simulator
-from tests.holder_helpers import Holder, apptsync, error_lines, start_apptsync
+from tests.cli_helpers import apptsync, error_lines, start_apptsync, wait_until
+from tests.holder_helpers import Holder
 from tests.utils import configure_pexip, configure_valomnia, scalar, table_counts
 
 
@@ -43,26 +44,22 @@ def written(stdout: str, source: str) -> dict[str, int]:
 
 @pytest.mark.parametrize("read_only", [True, False], ids=["read-only", "read-write"])
 def test_sync_waits_for_a_holder_of_the_working_warehouse_then_succeeds(
-    both: Simulator, warehouse: Path, read_only: bool
+    both: Simulator, warehouse: Path, read_only: bool, isolated_env: Path
 ):
     assert apptsync("sync", "--no-publish").returncode == 0
     both.pexip.insert(6)
 
     with Holder(warehouse, read_only=read_only) as holder:
-        sync = start_apptsync("sync")
-        assert sync.stderr is not None
-        log = ""
-        while "waiting up to 60 s" not in log:  # it logged who holds the file, and waits
-            line = sync.stderr.readline()
-            assert line, f"the sync ended without waiting: {log}"
-            log += line
-        assert f"held by PID {holder.pid}" in log
-    out, err = sync.communicate(timeout=300)
+        sync = start_apptsync("sync", folder=isolated_env, name="sync")
+        waiting = "waiting up to 60 s"  # it logged who holds the file, and waits
+        wait_until(lambda: waiting in sync.err() or sync.process.poll() is not None, waiting)
+        assert waiting in sync.err(), f"the sync ended without waiting: {sync.err()}"
+        assert f"held by PID {holder.pid}" in sync.err()
 
-    assert sync.returncode == 0, err
-    assert written(out, "pexip_engage")["appointments"] == 6
+    assert sync.wait() == 0, sync.err()
+    assert written(sync.out(), "pexip_engage")["appointments"] == 6
     assert counts(warehouse)["pexip_engage"]["appointments"] == both.pexip.count()
-    assert (log + err).count(f"held by PID {holder.pid}") == 1  # logged once
+    assert sync.err().count(f"held by PID {holder.pid}") == 1  # logged once
 
 
 def test_sync_past_the_wait_fails_in_one_line_and_the_next_run_is_exact(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from pipelines.ops.exit_codes import ExitCode
 from pipelines.webhooks.settings import WebhookSettings, configured_webhook_settings
 from pipelines.webhooks.spool import ACTIVE, Spool
+from tests.cli_helpers import apptsync
 from tests.webhook_helpers import (
     SECRET,
     SECTION,
@@ -207,14 +206,7 @@ def test_a_receiver_killed_with_sigkill_and_restarted_loses_no_acknowledged_even
 def test_bad_receiver_settings_fail_naming_the_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     settings_from_env(monkeypatch, tmp_path / "spool")
     monkeypatch.setenv("SOURCES__PEXIP_ENGAGE__WEBHOOK_EVENT_TYPE_PATH", "a..b")
-    apptsync = Path(sys.executable).with_name("apptsync")
-    done = subprocess.run(
-        [str(apptsync), "webhooks", "serve", "--port", "0"],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = apptsync("webhooks", "serve", "--port", "0", env=subprocess_env())
     assert done.returncode == ExitCode.USAGE  # a bad setting, as for every command
     assert "sources.pexip_engage.webhook_event_type_path" in done.stderr
     assert "SOURCES__PEXIP_ENGAGE__WEBHOOK_EVENT_TYPE_PATH" in done.stderr

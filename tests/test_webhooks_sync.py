@@ -12,6 +12,8 @@ from pipelines.simulator import Simulator
 from pipelines.sources.pexip_engage import SPEC
 from pipelines.webhooks.settings import WebhookSettings
 from pipelines.webhooks.spool import DONE, READY
+from tests.cli_helpers import apptsync
+from tests.holder_helpers import Holder
 from tests.utils import assert_ok, rows, scalar
 from tests.webhook_helpers import (
     DATASET,
@@ -270,31 +272,14 @@ def test_events_spooled_by_a_run_that_never_loaded_are_loaded_by_the_next(
 def test_a_failed_sync_leaves_its_events_in_the_spool_for_the_next(
     pexip: Simulator, hooks: WebhookSettings, warehouse: Path
 ):
-    import subprocess
-    import sys
-
     ids = pexip.pexip.ids()[:3]
     with receiver(hooks) as url:
         sender = pexip.send_webhooks(url, secret=SECRET, **FAST_RETRIES)
         pexip.pexip.tick(5)
         pexip.pexip.update(ids)
         assert sender.wait_idle()
-    holder = subprocess.Popen(  # another process holds the warehouse's write lock
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,time; c=duckdb.connect({str(warehouse)!r}); "
-            "print('locked', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with Holder(warehouse, read_only=False):  # another process holds the write lock
         failed = run_source(DATASET)
-    finally:
-        holder.kill()
-        holder.wait()
     assert not failed.ok
     assert list((hooks.spool_dir / DONE).iterdir()) == []
     assert sorted(spooled_ids(hooks.spool_dir)) == sorted(e["id"] for e in sender.events)
@@ -363,21 +348,18 @@ def test_a_delivery_that_arrives_while_a_sync_runs_waits_for_the_next(
 def test_apptsync_sync_pages_the_collection_only_with_full_scan(
     pexip: Simulator, hooks: WebhookSettings, warehouse: Path
 ):
-    import subprocess
-    import sys
-
     ident = pexip.pexip.ids()[0]
     before = notes(warehouse, ident)
     pexip.pexip.tick(5)
     pexip.pexip.update([ident])  # never delivered: only a scan can see it
-    apptsync = [str(Path(sys.executable).with_name("apptsync")), "sync", "--source", DATASET]
+    sync = ("sync", "--source", DATASET, "--no-models")
 
-    events_only = subprocess.run([*apptsync, "--no-models"], capture_output=True, text=True)
+    events_only = apptsync(*sync)
     assert events_only.returncode == 0, events_only.stderr
     assert pexip.request_count("pexip") == 0
     assert notes(warehouse, ident) == before
 
-    full = subprocess.run([*apptsync, "--no-models", "--full-scan"], capture_output=True, text=True)
+    full = apptsync(*sync, "--full-scan")
     assert full.returncode == 0, full.stderr
     assert pexip.request_count("pexip") > 0
     assert notes(warehouse, ident) == "Revision 1"

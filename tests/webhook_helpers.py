@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ from pipelines.webhooks.envelope import sign
 from pipelines.webhooks.receiver import background_receiver
 from pipelines.webhooks.settings import WebhookSettings, configured_webhook_settings
 from pipelines.webhooks.spool import ACTIVE, DONE, READY, REJECTED
+from tests.cli_helpers import APPTSYNC
 from tests.utils import configure_pexip, rows
 
 DATASET = "pexip_engage"
@@ -60,9 +60,8 @@ class ReceiverProcess:
         self.url = ""
 
     def start(self) -> ReceiverProcess:
-        apptsync = Path(sys.executable).with_name("apptsync")
         self.proc = subprocess.Popen(
-            [str(apptsync), "webhooks", "serve", "--port", "0"],
+            [APPTSYNC, "webhooks", "serve", "--port", "0"],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -12,14 +12,13 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
 from pipelines.extract.budget import RequestBudget
 from pipelines.extract.credentials import Credential
-from pipelines.extract.errors import ApiError, AuthError, InvalidBody
+from pipelines.extract.errors import ApiError, AuthError, InvalidBody, shown_url
 from pipelines.extract.metrics import current_metrics
 from pipelines.extract.retry import (
     MAX_RETRY_AFTER_SECONDS,
@@ -48,6 +47,8 @@ __all__ = [
 # A request refused under a credential that another thread had already replaced is sent
 # again under the newest one; this bounds how often, should credentials churn without end.
 MAX_REPLACED_CREDENTIAL_RETRIES = 10
+# Answers that say the URL names no endpoint: the setting it came from is what to fix.
+NO_SUCH_ENDPOINT = frozenset({404, 405, 410})
 # Refreshes of one request whose new credential worked for other requests before it too was
 # refused: a credential revoked again, not a bad one.
 MAX_REVOKED_CREDENTIAL_REFRESHES = 5
@@ -125,8 +126,11 @@ class ApiClient:
         max_in_flight: int | None = None,
         requests_per_minute: int | None = None,
         transport: httpx.BaseTransport | None = None,
+        url_key: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.url_key = url_key  # the config key of base_url, named when nothing answers there
+        self._shown_base = shown_url(self.base_url)
         self.auth = auth
         self.retry = retry or RetryPolicy()
         self._accepted = 0  # requests answered under their credential (any thread)
@@ -201,18 +205,26 @@ class ApiClient:
                 logger.warning("credential rejected, refreshing it once: %s", expired.error)
 
     def send(
-        self, method: str, url: str, *, data: Mapping[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        data: Mapping[str, str] | None = None,
+        url_key: str | None = None,
     ) -> httpx.Response:
         """One request outside the paged API (a token fetch, a login), under the same retry
         policy: transport errors and retryable statuses are tried again (`Retry-After`
-        wins), then `GaveUp`; any other answer is returned for the caller to judge."""
-        shown = urlsplit(url).path or url
+        wins), then `GaveUp`. With `url_key`, the config key `url` came from, a URL where
+        nothing answers or that names no endpoint (404, 405, 410) fails naming that key;
+        any other answer is returned for the caller to judge."""
+        shown = shown_url(url)
 
         def attempt() -> httpx.Response:
             try:
                 response = self._client.request(method, url, data=data)
             except httpx.TransportError as exc:
-                raise Retryable(ApiError(f"{type(exc).__name__} on {method} {shown}")) from None
+                error = ApiError(no_answer(method, shown, exc), url=shown, url_key=url_key)
+                raise Retryable(error) from None
             if response.status_code in RETRYABLE_STATUSES:
                 message = redactor.redact(self.error_message(response))
                 raise Retryable(
@@ -226,7 +238,17 @@ class ApiClient:
                 )
             return response
 
-        return self.retry.run(attempt)
+        response = self.retry.run(attempt)
+        if url_key is not None and response.status_code in NO_SUCH_ENDPOINT:
+            message = redactor.redact(self.error_message(response))
+            raise ApiError(
+                f"{method} {shown} failed: {message}",
+                status=response.status_code,
+                url=shown,
+                detail=message,
+                url_key=url_key,
+            )
+        return response
 
     def _counted(
         self, path: str, query: list[tuple[str, str]], parse: Callable[[bytes], Any]
@@ -244,7 +266,7 @@ class ApiClient:
     ) -> Any:
         correlation_id = str(uuid.uuid4())
         url = f"{self.base_url}{path}"
-        shown = _display_url(path, query)
+        shown = self._shown_base + _display_url(path, query)
         with self.budget.slot():
             # Taken inside the slot: a request waiting for one carries no credential that
             # could go stale while it waits.
@@ -255,7 +277,10 @@ class ApiClient:
                 response = self._client.get(url, params=tuple(query), headers=headers)
             except httpx.TransportError as exc:
                 error = ApiError(
-                    f"{type(exc).__name__} on GET {shown}", correlation_id=correlation_id, url=shown
+                    no_answer("GET", shown, exc),
+                    correlation_id=correlation_id,
+                    url=shown,
+                    url_key=self.url_key,
                 )
                 raise Retryable(error) from None
         status = response.status_code
@@ -293,6 +318,13 @@ class ApiClient:
             url=shown,
             detail=message,
         )
+
+
+def no_answer(method: str, shown: str, exc: httpx.TransportError) -> str:
+    """A request that got no answer (refused, unknown host, timed out, reset), and why."""
+    reason = redactor.redact(str(exc).strip())
+    cause = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+    return f"no answer from {method} {shown} ({cause})"
 
 
 def _param(value: Any) -> str:

@@ -50,6 +50,8 @@ class GaveUp(ApiError):
             status=last.status,
             correlation_id=last.correlation_id,
             url=last.url,
+            detail=last.detail,
+            url_key=last.url_key,
         )
         self.attempts = attempts
         self.last = last

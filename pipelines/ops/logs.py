@@ -49,7 +49,7 @@ def setup_logging(verbose: bool = False, quiet: bool = False, log_format: str = 
     handler.setFormatter(_formatter(log_format))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO)
-    for noisy in ("httpx", "httpcore"):
+    for noisy in ("httpx", "httpcore", "pyrate_limiter"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -144,6 +144,7 @@ def pexip_engage(
         auth = ClientCredentialsAuth(token_url, client_id, client_secret)
         with ApiClient(
             base_url,
+            url_key=f"{KEY}.base_url",
             auth=auth,
             retry=RetryPolicy(max_attempts=attempts, initial_wait=backoff),
             timeout=timeout,

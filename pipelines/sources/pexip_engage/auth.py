@@ -6,9 +6,10 @@ import httpx
 import orjson
 
 from pipelines.extract.credentials import Credential, SharedCredential
+from pipelines.extract.errors import shown_url
 from pipelines.extract.http import ApiClient, ApiError, AuthError, GaveUp, default_error_message
 from pipelines.redaction import get_logger, redactor
-from pipelines.sources.pexip_engage.settings import TOKEN_REFRESH_MARGIN_SECONDS
+from pipelines.sources.pexip_engage.settings import KEY, TOKEN_REFRESH_MARGIN_SECONDS
 
 logger = get_logger("apptsync.pexip_engage")
 
@@ -53,12 +54,14 @@ class ClientCredentialsAuth:
             "client_secret": self._secret,
         }
         try:
-            response = client.send("POST", self.token_url, data=form)
+            # a token URL where nothing answers, or that is no endpoint, fails naming the key
+            response = client.send("POST", self.token_url, data=form, url_key=f"{KEY}.token_url")
         except GaveUp as failed:
             raise ApiError(
-                f"cannot get a Pexip Engage token from {self.token_url}: {failed.message}",
+                f"cannot get a Pexip Engage token: {failed.message}",
                 status=failed.status,
-                url=self.token_url,
+                url=failed.url,
+                url_key=failed.url_key,
             ) from None
         if response.status_code != 200:
             message = redactor.redact(default_error_message(response))
@@ -66,7 +69,7 @@ class ClientCredentialsAuth:
                 f"Pexip Engage refused the client credentials of client_id "
                 f"'{self.client_id}': {message}",
                 status=response.status_code,
-                url=self.token_url,
+                url=shown_url(self.token_url),
             )
         body = orjson.loads(response.content)
         token = str(body["access_token"])

@@ -115,6 +115,7 @@ def valomnia(
         auth = SessionAuth(base_url, username, password)
         with ApiClient(
             base_url,
+            url_key=f"{KEY}.base_url",
             auth=auth,
             retry=RetryPolicy(max_attempts=attempts, initial_wait=backoff),
             timeout=timeout,

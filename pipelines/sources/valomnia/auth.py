@@ -11,6 +11,7 @@ import httpx
 import orjson
 
 from pipelines.extract.credentials import Credential, SharedCredential
+from pipelines.extract.errors import shown_url
 from pipelines.extract.http import ApiClient, ApiError, AuthError, GaveUp, default_error_message
 from pipelines.redaction import get_logger, redactor
 from pipelines.sources.valomnia.settings import (
@@ -59,17 +60,15 @@ class SessionAuth:
         url = self.base_url + LOGIN_PATH
         form = {"j_username": self.username, "j_password": self._password, "ajax": "true"}
         try:
-            response = client.send("POST", url, data=form)
-            problem = None
+            # a tenant URL where nothing answers, or without a login page, fails naming the key
+            response = client.send("POST", url, data=form, url_key=f"{KEY}.base_url")
         except GaveUp as failed:
-            problem = failed.last.message
-        if problem is not None:  # raised outside the except: this is the message to read
             raise ApiError(
-                f"cannot log in to Valomnia at {self.base_url} after "
-                f"{client.retry.max_attempts} attempts ({problem}); check config key "
-                f"'{KEY}.base_url'",
-                url=LOGIN_PATH,
-            )
+                f"cannot log in to Valomnia: {failed.message}",
+                status=failed.status,
+                url=failed.url,
+                url_key=failed.url_key,
+            ) from None
         token = response.cookies.get(SESSION_COOKIE)
         location = response.headers.get("Location", "") if response.is_redirect else ""
         if not _is_success_location(location):
@@ -115,7 +114,7 @@ class SessionAuth:
             f"Valomnia refused the login of '{self.username}' ({detail}); check config keys "
             f"'{KEY}.username' and '{KEY}.password'",
             status=response.status_code,
-            url=urlparse(url).path,
+            url=shown_url(url),
         )
 
 
