@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.simulator import Simulator
+from tests.model_fixtures import fresh, fresh_warehouse, model_destination  # noqa: F401 (fixtures)
 from tests.postgres_server import postgres_server, postgres_url  # noqa: F401 (fixtures)
 from tests.utils import configure_pexip, configure_valomnia
 

@@ -1,15 +1,84 @@
 """Given-data helpers for the SQL model tests: the raw tables exactly as the sources declare
-them, rows written into them through a dlt SQL client, and rows read back."""
+them, rows written into them through a dlt SQL client, and rows read back; the same on a
+DuckDB file or a Postgres database (`destination` / `Warehouse`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import dlt
+import pytest
+import sqlglot
 from dlt.destinations.sql_client import SqlClientBase
+from sqlglot import exp
 
+from pipelines.models import open_sql_client
+from pipelines.models.resolve import dialect
 from pipelines.sources import SOURCES
+
+DESTINATIONS = ("duckdb", "postgres")
+"""Where the model tests run: every model is built and queried on both."""
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """An empty warehouse of one destination: a DuckDB file, or a Postgres database (URL)."""
+
+    destination: str
+    location: str
+
+    @contextmanager
+    def client(self) -> Iterator[SqlClientBase[Any]]:
+        if self.destination == "duckdb":
+            with open_sql_client(credentials=self.location) as opened:
+                yield opened
+        else:
+            postgres = dlt.destinations.postgres(credentials=self.location)
+            with open_sql_client(destination=postgres) as opened:
+                yield opened
+
+
+def new_warehouse(
+    destination: str, folder: Path, request: pytest.FixtureRequest
+) -> Iterator[Warehouse]:
+    """A fresh warehouse for a fixture to yield (a Postgres database is dropped after)."""
+    if destination == "duckdb":
+        yield Warehouse("duckdb", str(folder / f"w_{secrets.token_hex(4)}.duckdb"))
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = "m_" + secrets.token_hex(6)
+    server.admin(f"create database {name} template template0")
+    try:
+        yield Warehouse("postgres", server.url(name))
+    finally:
+        server.admin(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture(scope="module", params=DESTINATIONS)
+def model_destination(request: pytest.FixtureRequest) -> str:
+    """The destination a model test module's warehouses are on, each in turn."""
+    return str(request.param)
+
+
+@pytest.fixture
+def fresh_warehouse(
+    model_destination: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Warehouse]:
+    yield from new_warehouse(model_destination, tmp_path, request)
+
+
+@pytest.fixture
+def fresh(fresh_warehouse: Warehouse) -> Iterator[SqlClientBase[Any]]:
+    """A client on a new, empty warehouse of the module's destination."""
+    with fresh_warehouse.client() as opened:
+        yield opened
+
 
 PEXIP = "pexip_engage"
 VALOMNIA = "valomnia"
@@ -41,7 +110,7 @@ def create_raw_tables(
         if dataset not in wanted:
             continue
         client.execute_sql(f'create schema if not exists "{dataset}"')
-        column_sql = ", ".join(f'"{name}" {kind}' for name, kind in columns)
+        column_sql = ", ".join(f'"{name}" {_type(client, kind)}' for name, kind in columns)
         client.execute_sql(
             f'create table "{dataset}"."{table}" ({column_sql}, "_dlt_load_id" varchar)'
         )
@@ -66,8 +135,25 @@ def insert(
 
 
 def query(client: SqlClientBase[Any], sql: str) -> list[tuple[Any, ...]]:
-    """All rows of a query, as tuples."""
+    """All rows of a query written in DuckDB's dialect (as the models are), as tuples; on
+    another destination it is transpiled, `* exclude (...)` spelled out as the columns."""
+    target = dialect(client)
+    if target != "duckdb":
+        sql = _spell_out_exclude(client, sqlglot.parse_one(sql, read="duckdb")).sql(dialect=target)
     return [tuple(row) for row in client.execute_sql(sql) or []]
+
+
+def _spell_out_exclude(client: SqlClientBase[Any], expression: exp.Expression) -> exp.Expression:
+    """`select * exclude (a) from t` -> `select b, c from t` (Postgres has no exclude)."""
+    if not isinstance(expression, exp.Select):
+        return expression
+    star = expression.expressions[0] if expression.expressions else None
+    if not isinstance(star, exp.Star) or not star.args.get("except_"):
+        return expression
+    table = expression.args["from_"].this
+    excluded = {column.name for column in star.args["except_"]}
+    kept = [name for name in columns_of(client, table.sql()) if name not in excluded]
+    return expression.select(*kept, append=False)
 
 
 def columns_of(client: SqlClientBase[Any], relation: str) -> list[str]:
@@ -77,8 +163,73 @@ def columns_of(client: SqlClientBase[Any], relation: str) -> list[str]:
 
 
 def typed_columns(client: SqlClientBase[Any], relation: str) -> list[tuple[str, str]]:
-    """(column, DuckDB type) of a table or view, in order."""
-    return [(row[0], row[1]) for row in query(client, f"describe {relation}")]
+    """(column, DuckDB type) of a table or view, in order; on Postgres its types in DuckDB's
+    names, so one expectation holds on both destinations."""
+    if dialect(client) != "postgres":
+        return [(row[0], row[1]) for row in query(client, f"describe {relation}")]
+    schema, name = relation.split(".", 1)
+    rows = client.execute_sql(
+        "select column_name, data_type, udt_name from information_schema.columns"
+        " where table_schema = %s and table_name = %s order by ordinal_position",
+        schema,
+        name,
+    )
+    return [(column, _POSTGRES_TYPES.get(kind, _POSTGRES_TYPES.get(udt, kind.upper())))
+            for column, kind, udt in rows or []]  # fmt: skip
+
+
+_POSTGRES_TYPES = {
+    "character varying": "VARCHAR",
+    "text": "VARCHAR",
+    "bigint": "BIGINT",
+    "integer": "INTEGER",
+    "double precision": "DOUBLE",
+    "timestamp with time zone": "TIMESTAMP WITH TIME ZONE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "_varchar": "VARCHAR[]",
+    "_text": "VARCHAR[]",
+}
+
+
+def _type(client: SqlClientBase[Any], kind: str) -> str:
+    """A DuckDB type name in the client's dialect (`double` is `double precision` there)."""
+    return exp.DataType.build(kind, dialect="duckdb").sql(dialect=dialect(client))
+
+
+def column_comments(client: SqlClientBase[Any], schema: str) -> list[tuple[str, str, str]]:
+    """(relation, column, comment) of every commented column in `schema`, in column order."""
+    if dialect(client) != "postgres":
+        sql = (
+            "select table_name, column_name, comment from duckdb_columns()"
+            " where schema_name = %s and comment is not null order by table_name, column_index"
+        )
+    else:
+        sql = (
+            "select relation.relname, attribute.attname,"
+            " col_description(relation.oid, attribute.attnum)"
+            " from pg_class as relation"
+            " inner join pg_namespace as namespace on relation.relnamespace = namespace.oid"
+            " inner join pg_attribute as attribute on attribute.attrelid = relation.oid"
+            " where namespace.nspname = %s and attribute.attnum > 0"
+            " and col_description(relation.oid, attribute.attnum) is not null"
+            " order by relation.relname, attribute.attnum"
+        )
+    return [(str(t), str(c), str(text)) for t, c, text in client.execute_sql(sql, schema) or []]
+
+
+def view_comment(client: SqlClientBase[Any], schema: str, name: str) -> str | None:
+    if dialect(client) != "postgres":
+        rows = client.execute_sql(
+            "select comment from duckdb_views() where schema_name = %s and view_name = %s",
+            schema,
+            name,
+        )
+    else:
+        rows = client.execute_sql(
+            "select obj_description(to_regclass(%s), 'pg_class')", f'"{schema}"."{name}"'
+        )
+    return rows[0][0] if rows else None
 
 
 # The scenario: a week of appointments of both sources, small enough to write every expected
@@ -433,3 +584,23 @@ def load_scenario(client: SqlClientBase[Any], datasets: Iterable[str] = (PEXIP, 
     for (dataset, table), rows in SCENARIO.items():
         if dataset in wanted:
             insert(client, dataset, table, rows)
+
+
+def model_views(client: SqlClientBase[Any]) -> list[tuple[str, str]]:
+    """(schema, view) of every view outside the system schemas, sorted."""
+    return query(
+        client,
+        "select table_schema, table_name from information_schema.tables"
+        " where table_type = 'VIEW' and table_schema not in ('information_schema', 'pg_catalog')"
+        " order by 1, 2",
+    )
+
+
+def view_definition(client: SqlClientBase[Any], schema: str, name: str) -> str:
+    """The SQL a view was created with, as the database keeps it."""
+    if dialect(client) != "postgres":
+        sql = "select sql from duckdb_views() where schema_name = %s and view_name = %s"
+    else:
+        sql = "select definition from pg_views where schemaname = %s and viewname = %s"
+    rows = client.execute_sql(sql, schema, name) or []
+    return str(rows[0][0]) if rows else ""

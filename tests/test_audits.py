@@ -1,4 +1,5 @@
-"""Audits: each returns the rows that break its rule; `apptsync check` fails when any does."""
+"""Audits: each returns the rows that break its rule; `apptsync check` fails when any does.
+The audits run on DuckDB and on Postgres (the check command on DuckDB)."""
 
 from __future__ import annotations
 
@@ -31,15 +32,16 @@ AUDITS = [
 
 
 @pytest.fixture
-def warehouse_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The configured warehouse, as `apptsync check` finds it."""
-    path = tmp_path / "audited.duckdb"
-    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(path))
-    return path
+def client(fresh: SqlClientBase[Any]) -> SqlClientBase[Any]:
+    """The scenario in a new warehouse, on DuckDB and on Postgres."""
+    load_scenario(fresh)
+    return fresh
 
 
 @pytest.fixture
-def client(warehouse_file: Path) -> Iterator[SqlClientBase[Any]]:
+def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqlClientBase[Any]]:
+    """The scenario in the configured DuckDB warehouse, as `apptsync check` finds it."""
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "audited.duckdb"))
     with open_sql_client() as opened:
         load_scenario(opened)
         yield opened
@@ -57,10 +59,9 @@ def test_audits_pass_on_clean_data(client: SqlClientBase[Any]) -> None:
     assert format_audit_report(results).endswith("All 5 audits passed.")
 
 
-def test_audits_pass_on_an_empty_warehouse(tmp_path: Path) -> None:
-    with open_sql_client(credentials=str(tmp_path / "empty.duckdb")) as empty:
-        build_models(empty)
-        assert failing(run_audits(empty)) == {}
+def test_audits_pass_on_an_empty_warehouse(fresh: SqlClientBase[Any]) -> None:
+    build_models(fresh)
+    assert failing(run_audits(fresh)) == {}
 
 
 def _duplicate_key(client: SqlClientBase[Any]) -> None:
@@ -159,10 +160,11 @@ def test_a_model_that_drops_raw_appointments_fails_the_audit(
 
 
 def test_check_command_fails_on_a_planted_violation(
-    client: SqlClientBase[Any], capsys: pytest.CaptureFixture[str]
+    configured: SqlClientBase[Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     from pipelines.cli import main
 
+    client = configured
     build_models(client)
     assert main(["check"]) == 0
     assert "All 5 audits passed." in capsys.readouterr().out
@@ -177,12 +179,9 @@ def test_check_command_fails_on_a_planted_violation(
     assert out.rstrip().endswith("1 of 5 audits failed.")
 
 
-def test_audits_before_the_models_are_built_name_the_file(tmp_path: Path) -> None:
-    with (
-        open_sql_client(credentials=str(tmp_path / "unbuilt.duckdb")) as unbuilt,
-        pytest.raises(ModelError) as raised,
-    ):
-        run_audits(unbuilt)
+def test_audits_before_the_models_are_built_name_the_file(fresh: SqlClientBase[Any]) -> None:
+    with pytest.raises(ModelError) as raised:
+        run_audits(fresh)
     assert str(raised.value) == (
         "sql/audits/assert_child_rows_have_appointment.sql: reads"
         " staging.stg_pexip_engage__answer_files, staging.stg_pexip_engage__answer_options,"
@@ -202,8 +201,11 @@ def test_an_audit_the_database_rejects_names_its_file(
         "select no_such_column from reporting.fct_appointments"
     )
     build_models(client, sql_dir=sql_dir)
-    with pytest.raises(ModelError, match=r"^sql/audits/assert_broken.sql: Binder Error"):
+    with pytest.raises(ModelError) as raised:
         run_audits(client, sql_dir=sql_dir)
+    message = str(raised.value)
+    assert message.startswith("sql/audits/assert_broken.sql: "), message
+    assert "no_such_column" in message and "\n" not in message and "LINE" not in message
 
 
 def test_an_audit_reading_an_undeclared_table_fails_naming_its_file(

@@ -58,8 +58,12 @@ def test_check_fails_on_a_planted_violation(both: Simulator, warehouse: Path, ca
             "where id = (select min(id) from pexip_engage.appointments where start is not null)"
         )
 
+    assert main(["check"]) == 0  # that audit's severity is warn
+    assert "WARN  assert_ends_at_not_before_starts_at" in capsys.readouterr().out
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update valomnia.appointments set done = null where id = 1")
     assert main(["check"]) == 1
-    assert "ends_at" in capsys.readouterr().out
+    assert "FAIL  assert_status_in_vocabulary" in capsys.readouterr().out
 
 
 def test_status_and_export_after_a_sync(both: Simulator, warehouse: Path, tmp_path: Path, capsys):

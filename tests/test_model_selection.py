@@ -1,10 +1,10 @@
 """dbt's selectors over the models' graph (`name`, `schema.name`, `schema.*`, `+name`,
 `name+`, unions, `--exclude`), the audits a selection takes along, audit severities, and a
-selected build that rebuilds only what it names (and what has no view yet)."""
+selected build that rebuilds only what it names (and what has no view yet), on DuckDB and on
+Postgres."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,10 @@ from pipelines.models import (
     discover,
     discover_audits,
     format_audit_report,
-    open_sql_client,
     run_audits,
     select,
 )
-from tests.model_fixtures import query
+from tests.model_fixtures import query, view_definition
 
 RAW = {"raw.numbers"}
 
@@ -64,9 +63,9 @@ def sql_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[SqlClientBase[Any]]:
-    with open_sql_client(credentials=str(tmp_path / "selection.duckdb")) as opened:
-        yield opened
+def client(fresh: SqlClientBase[Any]) -> SqlClientBase[Any]:
+    """A new warehouse, on DuckDB and on Postgres."""
+    return fresh
 
 
 def picked(sql_dir: Path, *selectors: str, exclude: tuple[str, ...] = ()) -> tuple[list, list]:
@@ -198,14 +197,6 @@ def test_a_selected_build_on_an_empty_warehouse_builds_the_missing_upstream_too(
     assert query(client, "select count(*) from intermediate.joined") == [(0,)]
 
 
-def view_sql(client: SqlClientBase[Any], schema: str, name: str) -> str:
-    rows = query(
-        client,
-        f"select sql from duckdb_views() where schema_name = '{schema}' and view_name = '{name}'",
-    )
-    return str(rows[0][0])
-
-
 def test_a_selected_build_rebuilds_only_the_named_view_when_its_upstream_exists(
     tmp_path: Path, sql_dir: Path, client: SqlClientBase[Any]
 ) -> None:
@@ -222,7 +213,7 @@ def test_a_selected_build_rebuilds_only_the_named_view_when_its_upstream_exists(
         "reporting.report"
     ]
     assert query(client, "select c from reporting.report") == [(1000,)]
-    assert "100" not in view_sql(client, "intermediate", "left_side")
+    assert "100" not in view_definition(client, "intermediate", "left_side")
 
     assert build_models(client, select="base+", sql_dir=sql_dir, declared=RAW) == [
         "staging.base",
@@ -231,14 +222,14 @@ def test_a_selected_build_rebuilds_only_the_named_view_when_its_upstream_exists(
         "intermediate.joined",
         "reporting.report",
     ]
-    assert "+ 100" in view_sql(client, "intermediate", "left_side")
+    assert "100" in view_definition(client, "intermediate", "left_side")
 
 
 def test_a_missing_upstream_that_is_excluded_is_an_error_naming_it(
     sql_dir: Path, client: SqlClientBase[Any]
 ) -> None:
     build_models(client, sql_dir=sql_dir, declared=RAW)
-    client.execute_sql("drop view intermediate.joined")
+    client.execute_sql("drop view intermediate.joined cascade")  # Postgres drops report too
     with pytest.raises(ModelError) as raised:
         build_models(client, select="report", exclude="joined", sql_dir=sql_dir, declared=RAW)
     assert str(raised.value) == (

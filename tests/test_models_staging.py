@@ -1,4 +1,5 @@
-"""Staging models, given the scenario's raw rows: 1:1 with each raw table, renamed, typed."""
+"""Staging models, given the scenario's raw rows: 1:1 with each raw table, renamed, typed; on
+DuckDB and on Postgres."""
 
 from __future__ import annotations
 
@@ -9,24 +10,34 @@ from typing import Any
 import pytest
 from dlt.destinations.sql_client import SqlClientBase
 
-from pipelines.models import build_models, open_sql_client
-from tests.model_fixtures import RAW_TABLES, load_scenario, query, ts, typed_columns
+from pipelines.models import build_models
+from tests.model_fixtures import (
+    RAW_TABLES,
+    Warehouse,
+    load_scenario,
+    new_warehouse,
+    query,
+    ts,
+    typed_columns,
+)
 
 TZ = "TIMESTAMP WITH TIME ZONE"
 
 
 @pytest.fixture(scope="module")
-def scenario_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("staging") / "warehouse.duckdb"
-    with open_sql_client(credentials=str(path)) as client:
-        load_scenario(client)
-        build_models(client)
-    return path
+def scenario(
+    model_destination: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Warehouse]:
+    for warehouse in new_warehouse(model_destination, tmp_path_factory.mktemp("staging"), request):
+        with warehouse.client() as client:
+            load_scenario(client)
+            build_models(client)
+        yield warehouse
 
 
 @pytest.fixture
-def client(scenario_db: Path) -> Iterator[SqlClientBase[Any]]:
-    with open_sql_client(credentials=str(scenario_db)) as opened:
+def client(scenario: Warehouse) -> Iterator[SqlClientBase[Any]]:
+    with scenario.client() as opened:
         yield opened
 
 
@@ -308,11 +319,10 @@ def test_staging_exposes_the_load_id_and_no_other_dlt_column(client: SqlClientBa
 
 @pytest.mark.parametrize("model", sorted(STAGING_SOURCES))
 def test_staging_types_do_not_depend_on_the_raw_table_existing(
-    tmp_path: Path, client: SqlClientBase[Any], model: str
+    fresh: SqlClientBase[Any], client: SqlClientBase[Any], model: str
 ) -> None:
     """On an empty warehouse the raw tables are placeholders of varchar nulls; the explicit
     casts keep every staging column's type."""
-    with open_sql_client(credentials=str(tmp_path / "empty.duckdb")) as empty:
-        build_models(empty, select=f"staging.{model}")
-        assert query(empty, f"select count(*) from staging.{model}") == [(0,)]
-        assert typed_columns(empty, f"staging.{model}") == typed_columns(client, f"staging.{model}")
+    build_models(fresh, select=f"staging.{model}")
+    assert query(fresh, f"select count(*) from staging.{model}") == [(0,)]
+    assert typed_columns(fresh, f"staging.{model}") == typed_columns(client, f"staging.{model}")

@@ -5,8 +5,8 @@ view `<schema>.<name>`. The runner reads each model's table references with sqlg
 build order follows from the SQL itself: no numbered file names, no hand-kept lists.
 
 The runner talks to the warehouse only through a dlt SQL client and sends each model through
-sqlglot transpilation into the client's dialect, so another dlt destination can be plugged in
-later without touching the models. (On DuckDB the transpilation is the identity.)
+sqlglot transpilation into the client's dialect, so the same files build on DuckDB and on
+Postgres (tested on both); another dlt destination needs no change to the models.
 
 Raw tables are written by the syncs, and declared (`sources.declared_tables()`: each source's
 tables from the registry, and apptsync's own in `DECLARED_TABLES`); a model or audit reading
@@ -19,8 +19,9 @@ rebuilds the views after each sync, which replaces those placeholders with the r
 The parts, one job each: `discovery` (files -> models and audits, build order), `sources` (the
 declared raw tables), `docs` (the column documentation of `docs/`), `selection` (dbt's
 selectors), `resolve` (references and placeholders, the destination's dialect), `build` (the
-views and their comments, in one transaction), `audits` (run and report, with severities),
-`listing` (`apptsync ls`), `warehouse` (the client).
+views and their comments, in one transaction), `catalog` (how each engine replaces a view and
+finds the views reading it), `registry` (the views apptsync built, `ops.model_views`), `audits`
+(run and report, with severities), `listing` (`apptsync ls`), `warehouse` (the client).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ that knows about dialects, so another dlt destination changes this module and no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,30 @@ def dialect(client: SqlClientBase[Any]) -> str:
     return client.capabilities.sqlglot_dialect or SOURCE_DIALECT
 
 
+def _round_as_decimal(node: exp.Expression) -> exp.Expression:
+    """`round(x, n)` rounds x as a decimal, and gives back the double the model wrote.
+
+    Why: engines round a double differently. Postgres has no `round(double precision, int)` at
+    all, and rounds a numeric half away from zero on its decimal digits (865.795 -> 865.80);
+    DuckDB rounds the binary double (865.79499999... -> 865.79). As a decimal (10 places kept
+    before rounding), both give what a person expects, and the same on every destination."""
+    if isinstance(node, exp.Round) and node.args.get("decimals") is not None:
+        decimal = exp.cast(node.this.copy(), exp.DataType.build("decimal(38, 10)"))
+        rounded = exp.Round(this=decimal, decimals=node.args["decimals"].copy())
+        return exp.cast(rounded, exp.DataType.build("double"))
+    return node
+
+
+_REWRITES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (_round_as_decimal,)
+"""Rewrites of what the engines would compute differently from the same SQL (every dialect,
+DuckDB's included): the models stay written once, in DuckDB's dialect."""
+
+
 def generate(expression: exp.Expression, dialect: str, path: Path, sql_dir: Path) -> str:
     """SQL text in the destination's dialect; a construct sqlglot cannot carry over to that
     dialect is an error naming the file, rather than a silently different query."""
+    for rewrite in _REWRITES:
+        expression = expression.copy().transform(rewrite)
     try:
         return expression.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as ex:

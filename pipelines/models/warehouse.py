@@ -81,8 +81,13 @@ def connection_message(ex: DestinationConnectionError) -> str:
 
 
 def database_message(ex: BaseException) -> str:
-    """The database's own message on one line, without dlt's wrapper class. DuckDB's `LINE n:`
-    pointer is left out: it points into the generated statement, not into the model's file."""
+    """The database's own message on one line, without dlt's wrapper class. The `LINE n:`
+    pointer (DuckDB's and Postgres's) is left out: it points into the generated statement, not
+    into the model's file; Postgres's `HINT:` is kept."""
     inner = getattr(ex, "dbapi_exception", None) or ex
-    text = str(inner).split("\n\nLINE ", 1)[0]
-    return " ".join(text.split())
+    text = str(inner)
+    hint = ""
+    if "\nLINE " in text:
+        text, pointer = text.split("\nLINE ", 1)
+        hint = pointer[pointer.index("HINT:") :] if "HINT:" in pointer else ""
+    return " ".join(f"{text} {hint}".split())

@@ -59,9 +59,11 @@ joined as (
         answers.question_id,
         answers.answer_type,
         answers.answer_value,
-        coalesce(options_per_answer.selected_option_ids, []) as selected_option_ids,
+        coalesce(
+            options_per_answer.selected_option_ids, cast([] as varchar[])
+        ) as selected_option_ids,
         coalesce(options_per_answer.selected_option_count, 0) as selected_option_count,
-        coalesce(files_per_answer.file_ids, []) as file_ids,
+        coalesce(files_per_answer.file_ids, cast([] as varchar[])) as file_ids,
         coalesce(files_per_answer.file_count, 0) as file_count,
         answers.created_at,
         answers.updated_at,
