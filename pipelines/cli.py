@@ -14,6 +14,7 @@ from typing import Any
 from dlt.common.configuration.providers.toml import TomlProviderReadException
 
 from pipelines.config import ConfigError, broken_settings_file, env_name
+from pipelines.destinations import DESTINATION_KEY, DESTINATIONS, configured_destination
 from pipelines.extract.metrics import RunMetrics
 from pipelines.load.pipeline import SyncResult, run_source
 from pipelines.ops.exit_codes import ExitCode, help_epilog, sync_exit_code
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.verbose = bool(getattr(args, "verbose", False))
     args.quiet = bool(getattr(args, "quiet", False))
     args.log_format = getattr(args, "log_format", None) or "text"
+    if getattr(args, "destination", None):  # before dlt first reads apptsync.destination
+        os.environ[env_name(DESTINATION_KEY)] = args.destination
     _absolute_paths(args)  # before --project-dir moves the working folder
     try:
         enter_project(args.project_dir)
@@ -151,12 +154,18 @@ def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument(
         "--log-format", choices=LOG_FORMATS, default=default, help="json: one object per line"
     )
+    parser.add_argument(
+        "--destination",
+        choices=list(DESTINATIONS),
+        default=default,
+        help=f"the warehouse (default: {DESTINATION_KEY}, else duckdb)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="apptsync",
-        description="Sync Pexip Engage and Valomnia appointments into DuckDB.",
+        description="Sync Pexip Engage and Valomnia appointments into DuckDB or Postgres.",
         epilog=help_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -370,12 +379,10 @@ def _add_wait(command: argparse.ArgumentParser) -> None:
 def cmd_sync(args: argparse.Namespace) -> int:
     """One connection to the warehouse for the whole run (see pipelines.connection): an
     analyst connecting meanwhile cannot break it half-way; analysts read the published copy."""
-    from pipelines.connection import hold_warehouse
-
     sources = [args.source] if args.source else list(SOURCES)
     results: list[SyncResult] = []
     # before dlt's working folder or the warehouse is touched
-    with run_lock("sync", wait=args.wait), hold_warehouse():
+    with run_lock("sync", wait=args.wait), configured_destination().hold():
         try:
             sync_sources(sources, reconcile=args.reconcile, full_scan=args.full_scan, into=results)
         except KeyboardInterrupt:
@@ -391,6 +398,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def _publish(force: bool = False) -> None:
     from pipelines.publish import publish
 
+    destination = configured_destination()
+    if not destination.publishes:
+        say(f"publish: nothing to do: readers query the {destination.name} warehouse directly")
+        return
     say(str(publish(force=force)))
 
 
@@ -479,14 +490,25 @@ def _selection(args: argparse.Namespace) -> Any:
     return select(discover(), discover_audits(), args.select, args.exclude)
 
 
-def cmd_models(args: argparse.Namespace) -> int:
-    from pipelines.connection import hold_warehouse
+def _require_warehouse_or_its_first_sync() -> None:
+    """A missing warehouse is an error (nothing is created), unless a run holds the lock: a
+    first sync creates a server's schemas only as it loads, and the command then waits for
+    the lock, or exits 75, like any other."""
+    try:
+        require_warehouse()
+    except WarehouseMissing:
+        if lock_holder() is None:
+            raise
 
-    require_warehouse()
+
+def cmd_models(args: argparse.Namespace) -> int:
+    _require_warehouse_or_its_first_sync()
     if args.select or args.exclude:
         _selection(args)
-    with run_lock("models", wait=args.wait), hold_warehouse():
-        built = _build_models(args.select, args.exclude)
+    with run_lock("models", wait=args.wait):
+        require_warehouse()
+        with configured_destination().hold():
+            built = _build_models(args.select, args.exclude)
     for name in built:
         say(f"  {name}")
     return 0
@@ -495,12 +517,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     """The selected models, then the audits of what was selected (dbt's `build`). Exit 1 when
     an audit of severity error fails; warnings are printed and fail nothing."""
-    from pipelines.connection import hold_warehouse
     from pipelines.models import open_sql_client, run_audits
 
     require_warehouse()
     selection = _selection(args)
-    with run_lock("build", wait=args.wait), hold_warehouse():
+    with run_lock("build", wait=args.wait), configured_destination().hold():
         if selection.models:
             names = selection.model_names if args.select else None
             _build_models(names, args.exclude)
@@ -533,14 +554,13 @@ def _report_audits(results: Sequence[Any]) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from pipelines.connection import hold_warehouse
     from pipelines.models import open_sql_client, run_audits
     from pipelines.ops.freshness import configured_max_age, freshness_report
 
     require_warehouse()
     max_age = args.max_age or configured_max_age()  # a bad setting fails before the audits
     audits = _selection(args).audits
-    with hold_warehouse(read_only=True), open_sql_client() as client:
+    with configured_destination().hold(read_only=True), open_sql_client() as client:
         results = run_audits(client, audits=audits)
     code = _report_audits(results)
     stale = freshness_report(list(SOURCES), max_age)
@@ -550,17 +570,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipelines.connection import hold_warehouse
     from pipelines.ops.status import paths_status, source_status, status_document
 
     if args.json:
         import orjson
 
-        with hold_warehouse(read_only=True):
+        with configured_destination().hold(read_only=True):
             document = status_document(list(SOURCES))
         print(orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str).decode())
         return 0
-    with hold_warehouse(read_only=True):  # its own read-only opens then share this one
+    with configured_destination().hold(read_only=True):  # its own opens share this one
         print(paths_status())
         holder = lock_holder()
         if holder:
@@ -571,12 +590,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pipelines.connection import hold_warehouse
     from pipelines.ops.export import STDOUT, export_relation
 
     output = str(args.output)
-    with hold_warehouse(read_only=True):  # waits for a writer, like status
-        relation, count = export_relation(require_warehouse(), args.relation, output, args.format)
+    with configured_destination().hold(read_only=True):  # waits for a writer, like status
+        require_warehouse()
+        relation, count = export_relation(None, args.relation, output, args.format)
     if output != STDOUT:
         say(f"wrote {count} rows of {relation} to {output}")
     return 0
@@ -681,6 +700,7 @@ def use_demo_folder() -> Path:
     folder = DEMO_FOLDER.absolute()
     folder.mkdir(parents=True, exist_ok=True)
     os.environ["DLT_DATA_DIR"] = str(folder / "dlt")
+    os.environ[env_name(DESTINATION_KEY)] = "duckdb"  # the demo is one file on this machine
     os.environ[env_name("destination.duckdb.credentials")] = str(folder / "apptsync.duckdb")
     os.environ[env_name("apptsync.publish_path")] = str(folder / "apptsync.published.duckdb")
     return folder

@@ -1,4 +1,4 @@
-"""Where apptsync's files are: the working warehouse, the published copy, the run lock.
+"""Where a DuckDB warehouse's files are: the working warehouse, the published copy, the lock.
 
 Why one module: the sync, the models, `status`, `publish`, the feeds and the lock all
 must agree on these paths, and each is derived from dlt's own
@@ -82,9 +82,12 @@ class WarehouseMissing(FileNotFoundError):
 
 
 def require_warehouse() -> str:
-    """The warehouse path, which must exist: only `sync` (and the demo) create it, so a
-    command run from the wrong folder says so instead of reading a new, empty file."""
-    path = database_path()
-    if ":" not in path and not Path(path).exists():
-        raise WarehouseMissing(f"no warehouse at {path} — run `apptsync sync` first")
-    return path
+    """Where the configured warehouse is; it must exist: only `sync` (and the demo) create
+    it, so a command run from the wrong folder (or against the wrong database) says so
+    instead of reading a new, empty one."""
+    from pipelines.destinations import configured_destination
+
+    destination = configured_destination()
+    if not destination.exists():
+        raise WarehouseMissing(destination.describe_missing())
+    return destination.location()

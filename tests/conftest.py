@@ -41,6 +41,15 @@ def warehouse(isolated_env: Path) -> Path:
     return isolated_env / "warehouse.duckdb"
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def target(request: pytest.FixtureRequest, warehouse: Path) -> Path | str:
+    """The warehouse of a test that runs against both destinations: the DuckDB file, or a
+    fresh Postgres database (with `APPTSYNC__DESTINATION=postgres` set)."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return warehouse
+
+
 @pytest.fixture
 def simulator() -> Iterator[Simulator]:
     with Simulator(appointments=SMALL_N, seed=7) as sim:

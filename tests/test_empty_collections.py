@@ -10,7 +10,7 @@ import pytest
 from pipelines.load.pipeline import run_source
 from pipelines.simulator import Simulator
 from pipelines.sources import SOURCES
-from tests.utils import assert_ok, configure_source, scalar
+from tests.utils import Target, assert_ok, configure_source, scalar
 
 API = {"pexip_engage": "pexip", "valomnia": "valomnia"}
 
@@ -29,7 +29,7 @@ def test_an_empty_collection_syncs_ok_and_lands_nothing(
 
 @pytest.mark.parametrize("source", sorted(SOURCES))
 def test_a_collection_that_empties_between_runs_marks_every_appointment_deleted(
-    source: str, monkeypatch: pytest.MonkeyPatch, warehouse: Path
+    source: str, monkeypatch: pytest.MonkeyPatch, target: Target
 ):
     with Simulator(appointments=30, seed=5) as sim:
         configure_source(source, sim, monkeypatch)
@@ -39,7 +39,6 @@ def test_a_collection_that_empties_between_runs_marks_every_appointment_deleted(
         emptied = assert_ok(run_source(source, reconcile=True))
     assert emptied.marked_deleted == 30
     assert (
-        scalar(warehouse, f"select count(*) from {source}.appointments where deleted_at is null")
-        == 0
+        scalar(target, f"select count(*) from {source}.appointments where deleted_at is null") == 0
     )
-    assert scalar(warehouse, f"select count(*) from {source}.appointments") == 30
+    assert scalar(target, f"select count(*) from {source}.appointments") == 30

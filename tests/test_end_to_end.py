@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.simulator import Simulator
-from tests.utils import configure_pexip, configure_valomnia, rows, scalar
+from tests.utils import Target, configure_pexip, configure_valomnia, rows, scalar
 
 
 @pytest.fixture
@@ -18,17 +18,17 @@ def both(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
     return simulator
 
 
-def test_sync_builds_models_whose_audits_pass(both: Simulator, warehouse: Path, capsys):
+def test_sync_builds_models_whose_audits_pass(both: Simulator, target: Target, capsys):
     assert main(["sync"]) == 0
     assert main(["check"]) == 0
 
-    raw = scalar(warehouse, "select count(*) from pexip_engage.appointments") + scalar(
-        warehouse, "select count(*) from valomnia.appointments"
+    raw = scalar(target, "select count(*) from pexip_engage.appointments") + scalar(
+        target, "select count(*) from valomnia.appointments"
     )
     assert raw == both.pexip.count() + both.valomnia.count()
-    assert scalar(warehouse, "select count(*) from reporting.fct_appointments") == raw
+    assert scalar(target, "select count(*) from reporting.fct_appointments") == raw
     per_source = dict(
-        rows(warehouse, "select source, count(*) from reporting.fct_appointments group by 1")
+        rows(target, "select source, count(*) from reporting.fct_appointments group by 1")
     )
     assert per_source == {"pexip_engage": both.pexip.count(), "valomnia": both.valomnia.count()}
 

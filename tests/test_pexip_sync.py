@@ -12,7 +12,7 @@ from dlt.pipeline.helpers import pipeline_drop
 from pipelines.load.pipeline import make_pipeline, run_source
 from pipelines.simulator import Simulator
 from tests.holder_helpers import Holder
-from tests.utils import assert_ok, configure_pexip, rows, scalar, table_counts
+from tests.utils import Target, assert_ok, configure_pexip, rows, scalar, table_counts
 
 DATASET = "pexip_engage"
 
@@ -35,8 +35,8 @@ def expected_counts(sim: Simulator) -> dict[str, int]:
     }
 
 
-def raw_counts(warehouse: Path) -> dict[str, int]:
-    counts = table_counts(warehouse, DATASET)
+def raw_counts(target: Target) -> dict[str, int]:
+    counts = table_counts(target, DATASET)
     return {t: n for t, n in counts.items() if not t.startswith("_")}
 
 
@@ -44,12 +44,12 @@ def sync() -> Any:
     return assert_ok(run_source(DATASET))
 
 
-def test_first_sync_lands_every_appointment_and_child_row(pexip: Simulator, warehouse: Path):
+def test_first_sync_lands_every_appointment_and_child_row(pexip: Simulator, target: Target):
     result = sync()
 
-    assert raw_counts(warehouse) == expected_counts(pexip)
+    assert raw_counts(target) == expected_counts(pexip)
     assert result.rows["appointments"] == pexip.pexip.count()
-    ids = [r[0] for r in rows(warehouse, f"select id from {DATASET}.appointments order by id")]
+    ids = [r[0] for r in rows(target, f"select id from {DATASET}.appointments order by id")]
     assert ids == sorted(pexip.pexip.ids())
 
 
@@ -118,9 +118,9 @@ def test_second_sync_with_lag_writes_nothing_either(
     assert raw_counts(warehouse) == expected_counts(pexip)
 
 
-def test_one_percent_updated_writes_exactly_those_rows(pexip: Simulator, warehouse: Path):
+def test_one_percent_updated_writes_exactly_those_rows(pexip: Simulator, target: Target):
     sync()
-    first_load = scalar(warehouse, f"select max(_dlt_load_id) from {DATASET}.appointments")
+    first_load = scalar(target, f"select max(_dlt_load_id) from {DATASET}.appointments")
     changed = pexip.pexip.ids()[::100][:3]
     pexip.pexip.update(changed)
 
@@ -128,24 +128,25 @@ def test_one_percent_updated_writes_exactly_those_rows(pexip: Simulator, warehou
 
     assert second.rows["appointments"] == len(changed)
     reloaded = rows(
-        warehouse,
+        target,
         f"select id from {DATASET}.appointments where _dlt_load_id > ? order by id",
         first_load,
     )
     assert [r[0] for r in reloaded] == sorted(changed)
-    assert raw_counts(warehouse) == expected_counts(pexip)
+    assert raw_counts(target) == expected_counts(pexip)
     dupes = scalar(
-        warehouse,
-        f"""select count(*) from (select appointment_id, list_index, count(*) n
-            from {DATASET}.appointments__answers group by all having n > 1)""",
+        target,
+        f"""select count(*) from (select appointment_id, list_index
+            from {DATASET}.appointments__answers group by appointment_id, list_index
+            having count(*) > 1) as repeated""",
     )
     assert dupes == 0
 
 
-def test_emptied_answers_and_participants_leave_no_child_rows(pexip: Simulator, warehouse: Path):
+def test_emptied_answers_and_participants_leave_no_child_rows(pexip: Simulator, target: Target):
     sync()
-    target = next(r for r in pexip.pexip.records() if r["answers"] and r["location"])
-    pexip.pexip.update([target["id"]], answers=[], appointmentParticipants=[], location=None)
+    emptied = next(r for r in pexip.pexip.records() if r["answers"] and r["location"])
+    pexip.pexip.update([emptied["id"]], answers=[], appointmentParticipants=[], location=None)
 
     result = sync()
 
@@ -158,12 +159,12 @@ def test_emptied_answers_and_participants_leave_no_child_rows(pexip: Simulator, 
         "appointments__location",
     ):
         left = scalar(
-            warehouse,
+            target,
             f"select count(*) from {DATASET}.{table} where appointment_id = ?",
-            target["id"],
+            emptied["id"],
         )
         assert left == 0, table
-    assert raw_counts(warehouse) == expected_counts(pexip)
+    assert raw_counts(target) == expected_counts(pexip)
 
 
 @pytest.mark.parametrize("lag", [0, 600], ids=["no-lag", "lag-600s"])
@@ -185,7 +186,7 @@ def test_rows_sharing_the_boundary_timestamp_are_neither_lost_nor_duplicated(
 
 
 def test_appointments_created_and_deleted_while_paging_are_not_missed(
-    pexip: Simulator, warehouse: Path
+    pexip: Simulator, target: Target
 ):
     removed = pexip.pexip.ids()[:3]
 
@@ -198,7 +199,7 @@ def test_appointments_created_and_deleted_while_paging_are_not_missed(
     sync()
 
     current = set(pexip.pexip.ids())
-    loaded = {r[0] for r in rows(warehouse, f"select id from {DATASET}.appointments")}
+    loaded = {r[0] for r in rows(target, f"select id from {DATASET}.appointments")}
     assert current <= loaded  # nothing the API still has was missed
     assert loaded - current <= set(removed)
 
@@ -233,7 +234,7 @@ def _cursor_state() -> Any:
     return resources["appointments"]["incremental"]["updatedAt"]["last_value"]
 
 
-def test_hard_deleted_appointments_are_marked_not_removed(pexip: Simulator, warehouse: Path):
+def test_hard_deleted_appointments_are_marked_not_removed(pexip: Simulator, target: Target):
     sync()
     gone = pexip.pexip.ids()[5:8]
     pexip.pexip.delete(gone)
@@ -242,11 +243,11 @@ def test_hard_deleted_appointments_are_marked_not_removed(pexip: Simulator, ware
 
     assert result.marked_deleted == len(gone)
     marked = rows(
-        warehouse,
+        target,
         f"select id from {DATASET}.appointments where deleted_at is not null order by id",
     )
     assert [r[0] for r in marked] == sorted(gone)
-    assert scalar(warehouse, f"select count(*) from {DATASET}.appointments") == (
+    assert scalar(target, f"select count(*) from {DATASET}.appointments") == (
         pexip.pexip.count() + len(gone)
     )
 
@@ -271,7 +272,7 @@ def test_windowed_or_filtered_runs_infer_no_deletions(
 
 
 def test_malformed_records_are_quarantined_and_the_rest_of_the_page_loads(
-    pexip: Simulator, warehouse: Path
+    pexip: Simulator, target: Target
 ):
     ids = pexip.pexip.ids()
     pexip.pexip.update([ids[1]], drop=("id",))
@@ -282,7 +283,7 @@ def test_malformed_records_are_quarantined_and_the_rest_of_the_page_loads(
     sync()
 
     quarantined = rows(
-        warehouse, f"select record_id, reason, raw_json from {DATASET}._quarantine order by 1"
+        target, f"select record_id, reason, raw_json from {DATASET}._quarantine order by 1"
     )
     assert len(quarantined) == 4
     reasons = {r[0]: r[1] for r in quarantined}
@@ -290,7 +291,7 @@ def test_malformed_records_are_quarantined_and_the_rest_of_the_page_loads(
     assert reasons[ids[2]] == "unparsable date in updatedAt: not-a-date"
     assert "unparsable date" in reasons[ids[3]] and "start" in reasons[ids[3]]
     assert reasons[ids[4]] == "unparsable date in updatedAt: 1767225600"
-    assert scalar(warehouse, f"select count(*) from {DATASET}.appointments") == (
+    assert scalar(target, f"select count(*) from {DATASET}.appointments") == (
         pexip.pexip.count() - 4
     )
 
@@ -368,7 +369,7 @@ def test_keys_added_to_a_participant_land_as_columns(pexip: Simulator, warehouse
 
 
 def test_killed_after_extraction_then_rerun_matches_an_uninterrupted_run(
-    pexip: Simulator, warehouse: Path
+    pexip: Simulator, target: Target
 ):
     from pipelines.sources.pexip_engage import pexip_engage
 
@@ -381,8 +382,8 @@ def test_killed_after_extraction_then_rerun_matches_an_uninterrupted_run(
 
     sync()
 
-    assert raw_counts(warehouse) == expected_counts(pexip)
-    assert scalar(warehouse, f"select count(distinct id) = count(*) from {DATASET}.appointments")
+    assert raw_counts(target) == expected_counts(pexip)
+    assert scalar(target, f"select count(distinct id) = count(*) from {DATASET}.appointments")
 
 
 def test_a_load_that_fails_keeps_its_data_for_the_next_run(pexip: Simulator, warehouse: Path):

@@ -22,7 +22,7 @@ from pipelines.simulator import Simulator
 from pipelines.warehouse import lock_path
 from tests.cli_helpers import apptsync, start_apptsync, wait_until
 from tests.holder_helpers import HeldRequest
-from tests.utils import configure_source, rows, scalar
+from tests.utils import Target, configure_source, duckdb_file, rows, scalar
 
 LOCKED = 75
 HOLD = {"SOURCES__PEXIP_ENGAGE__TIMEOUT_SECONDS": "600"}  # the held answer is no timeout
@@ -45,7 +45,7 @@ def _pending_packages(dlt_dir: Path) -> list[Path]:
 
 
 def test_second_sync_exits_75_while_the_first_holds_the_lock(
-    both: Simulator, isolated_env: Path, warehouse: Path
+    both: Simulator, isolated_env: Path, target: Target
 ):
     held = HeldRequest(both, "pexip")
     first = start_apptsync("sync", "--no-models", folder=isolated_env, name="first", **HOLD)
@@ -62,16 +62,16 @@ def test_second_sync_exits_75_while_the_first_holds_the_lock(
         ), second.stderr
         # every writer takes the same lock; status names the holder
         assert main(["models"]) == LOCKED
-        holder = lock_holder(lock_path())  # what `status` shows as "running:"
+        holder = lock_holder()  # what `status` shows as "running:"
         assert holder is not None and holder["pid"] == first.pid
     finally:
         held.release()
     assert first.wait() == 0, first.err()
     assert "pexip_engage: ok" in first.out() and "valomnia: ok" in first.out()
-    assert scalar(warehouse, "select count(*) from pexip_engage.appointments") == 300
-    assert scalar(warehouse, "select count(*) from valomnia.appointments") == 300
+    assert scalar(target, "select count(*) from pexip_engage.appointments") == 300
+    assert scalar(target, "select count(*) from valomnia.appointments") == 300
     # the process turned away wrote nothing: one ledger row per source, all of the first run
-    runs = ledger.last_runs(limit=10, database=str(warehouse))
+    runs = ledger.last_runs(limit=10, database=duckdb_file(target))
     assert sorted((r["source"], r["outcome"], r["pid"]) for r in runs) == [
         ("pexip_engage", "ok", first.pid),
         ("valomnia", "ok", first.pid),
@@ -121,23 +121,24 @@ def test_sync_with_wait_runs_after_the_first_and_lands_exactly_the_changed_rows(
 
 
 def test_a_killed_holder_never_blocks_the_next_run(
-    both: Simulator, isolated_env: Path, warehouse: Path
+    both: Simulator, isolated_env: Path, target: Target
 ):
     held = HeldRequest(both, "pexip")
     killed = start_apptsync("sync", "--no-models", folder=isolated_env, name="killed", **HOLD)
     held.wait_for_request()
-    assert lock_holder(lock_path())["pid"] == killed.pid  # type: ignore[index]
+    assert lock_holder()["pid"] == killed.pid  # type: ignore[index]
     os.kill(killed.pid, signal.SIGKILL)
     assert killed.wait() == -signal.SIGKILL
     held.release()
-    assert lock_holder(lock_path()) is None  # its record names a PID that is gone
+    # a lock file's record names a PID that is gone; a server ends the session's lock
+    wait_until(lambda: lock_holder() is None, "the killed holder's lock to go")
 
     after = apptsync("sync")
 
     assert after.returncode == 0, after.stderr
-    assert scalar(warehouse, "select count(*) from pexip_engage.appointments") == 300
-    assert scalar(warehouse, "select count(*) from valomnia.appointments") == 300
-    assert scalar(warehouse, "select count(distinct id) from pexip_engage.appointments") == 300
+    assert scalar(target, "select count(*) from pexip_engage.appointments") == 300
+    assert scalar(target, "select count(*) from valomnia.appointments") == 300
+    assert scalar(target, "select count(distinct id) from pexip_engage.appointments") == 300
     assert _pending_packages(isolated_env / "dlt") == []
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.load.pipeline import make_pipeline, run_source
 from pipelines.simulator import Simulator
-from tests.utils import assert_ok, configure_valomnia, rows, scalar, table_counts
+from tests.utils import Target, assert_ok, configure_valomnia, rows, scalar, table_counts
 
 DATASET = "valomnia"
 
@@ -24,21 +24,22 @@ def expected_counts(sim: Simulator) -> dict[str, int]:
     }
 
 
-def raw_counts(warehouse: Path) -> dict[str, int]:
-    counts = table_counts(warehouse, DATASET)
+def raw_counts(target: Target) -> dict[str, int]:
+    counts = table_counts(target, DATASET)
     return {t: n for t, n in counts.items() if not t.startswith("_")}
 
 
-def snapshot(warehouse: Path) -> list[tuple[Any, ...]]:
-    """Every loaded appointment's business columns, in id order."""
-    return rows(
-        warehouse,
-        f"""select id, strftime(last_updated, '%Y-%m-%dT%H:%M:%SZ'), title, note, done,
+def snapshot(target: Target) -> list[tuple[Any, ...]]:
+    """Every loaded appointment's business columns, in id order (times in UTC, to the second)."""
+    found = rows(
+        target,
+        f"""select id, last_updated, title, note, done,
                 customer_id, customer__reference, customer__name,
                 appointment_category_id, appointment_category__reference,
                 appointment_category__name, employee_id, employee__reference, employee__name
             from {DATASET}.appointments where deleted_at is null order by id""",
     )
+    return [(r[0], f"{r[1].astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}", *r[2:]) for r in found]
 
 
 def expected_snapshot(sim: Simulator) -> list[tuple[Any, ...]]:
@@ -70,9 +71,9 @@ def expected_snapshot(sim: Simulator) -> list[tuple[Any, ...]]:
     return out
 
 
-def contacts(warehouse: Path) -> list[tuple[Any, ...]]:
+def contacts(target: Target) -> list[tuple[Any, ...]]:
     return rows(
-        warehouse,
+        target,
         f"""select appointment_id, list_index, id, first_name, last_name, email, phone, mobile,
                 customer_reference
             from {DATASET}.appointments__contacts order by appointment_id, list_index""",
@@ -97,11 +98,11 @@ def expected_contacts(sim: Simulator) -> list[tuple[Any, ...]]:
     ]
 
 
-def assert_mirrors_the_api(sim: Simulator, warehouse: Path) -> None:
+def assert_mirrors_the_api(sim: Simulator, target: Target) -> None:
     """The warehouse holds exactly the API's current data: nothing missing, stale or doubled."""
-    assert raw_counts(warehouse) == expected_counts(sim)
-    assert snapshot(warehouse) == expected_snapshot(sim)
-    assert contacts(warehouse) == expected_contacts(sim)
+    assert raw_counts(target) == expected_counts(sim)
+    assert snapshot(target) == expected_snapshot(sim)
+    assert contacts(target) == expected_contacts(sim)
 
 
 def sync(**kwargs: Any) -> Any:
@@ -112,11 +113,11 @@ def appointment_queries(sim: Simulator) -> list[str]:
     return [e["query"] for e in sim.request_log("valomnia") if e["path"].endswith("/appointments")]
 
 
-def test_first_sync_lands_every_appointment_and_contact(valomnia: Simulator, warehouse: Path):
+def test_first_sync_lands_every_appointment_and_contact(valomnia: Simulator, target: Target):
     result = sync()
 
     assert result.rows["appointments"] == valomnia.valomnia.count() == 300
-    assert_mirrors_the_api(valomnia, warehouse)
+    assert_mirrors_the_api(valomnia, target)
     assert "lastUpdated_gte" not in appointment_queries(valomnia)[0]  # no filter on a first run
 
 
@@ -230,7 +231,7 @@ def test_the_lag_window_is_asked_of_the_api_in_whole_seconds(
     assert_mirrors_the_api(valomnia, warehouse)
 
 
-def test_changed_contacts_replace_the_old_child_rows(valomnia: Simulator, warehouse: Path):
+def test_changed_contacts_replace_the_old_child_rows(valomnia: Simulator, target: Target):
     sync()
     records = [r for r in valomnia.valomnia.records() if len(r["contacts"]) >= 2]
     emptied, shortened = records[0], records[1]
@@ -242,15 +243,15 @@ def test_changed_contacts_replace_the_old_child_rows(valomnia: Simulator, wareho
 
     assert result.stale_child_rows_removed == len(emptied["contacts"]) + len(shortened["contacts"])
     left = scalar(
-        warehouse,
+        target,
         f"select count(*) from {DATASET}.appointments__contacts where appointment_id = ?",
         emptied["id"],
     )
     assert left == 0
-    assert_mirrors_the_api(valomnia, warehouse)
+    assert_mirrors_the_api(valomnia, target)
 
 
-def test_malformed_records_are_quarantined_and_the_rest_loads(valomnia: Simulator, warehouse: Path):
+def test_malformed_records_are_quarantined_and_the_rest_loads(valomnia: Simulator, target: Target):
     ids = valomnia.valomnia.ids()
     valomnia.valomnia.update([ids[1]], drop=("id",))
     valomnia.valomnia.update([ids[2]], lastUpdated="yesterday")
@@ -260,7 +261,7 @@ def test_malformed_records_are_quarantined_and_the_rest_loads(valomnia: Simulato
     sync()
 
     quarantined = rows(
-        warehouse, f"select record_id, reason, raw_json from {DATASET}._quarantine order by 1"
+        target, f"select record_id, reason, raw_json from {DATASET}._quarantine order by 1"
     )
     reasons = {r[0]: r[1] for r in quarantined}
     assert len(quarantined) == 4
@@ -268,7 +269,7 @@ def test_malformed_records_are_quarantined_and_the_rest_loads(valomnia: Simulato
     assert "unparsable date" in reasons[str(ids[2])] and "lastUpdated" in reasons[str(ids[2])]
     assert "unparsable date" in reasons[str(ids[3])] and "startDate" in reasons[str(ids[3])]
     assert reasons[str(ids[4])] == "missing lastUpdated"
-    assert scalar(warehouse, f"select count(*) from {DATASET}.appointments") == (
+    assert scalar(target, f"select count(*) from {DATASET}.appointments") == (
         valomnia.valomnia.count() - 4
     )
 
@@ -299,7 +300,7 @@ def test_new_text_fields_load_without_json_quotes(valomnia: Simulator, warehouse
 
 
 def test_reconcile_marks_deleted_appointments_and_never_removes_them(
-    valomnia: Simulator, warehouse: Path
+    valomnia: Simulator, target: Target
 ):
     sync()
     gone = valomnia.valomnia.ids()[5:10]
@@ -318,19 +319,19 @@ def test_reconcile_marks_deleted_appointments_and_never_removes_them(
     assert "lastUpdated_gte" not in queries[0]  # a full scan from the beginning
     assert len(queries) >= valomnia.valomnia.count() // 25
     marked = rows(
-        warehouse, f"select id from {DATASET}.appointments where deleted_at is not null order by 1"
+        target, f"select id from {DATASET}.appointments where deleted_at is not null order by 1"
     )
     assert [m[0] for m in marked] == sorted(gone)
-    assert scalar(warehouse, f"select count(*) from {DATASET}.appointments") == (
+    assert scalar(target, f"select count(*) from {DATASET}.appointments") == (
         valomnia.valomnia.count() + len(gone)
     )
-    assert snapshot(warehouse) == expected_snapshot(valomnia)
+    assert snapshot(target) == expected_snapshot(valomnia)
 
     again = sync(reconcile=True)
 
     assert again.marked_deleted == 0
     assert scalar(
-        warehouse, f"select count(*) from {DATASET}.appointments where deleted_at is not null"
+        target, f"select count(*) from {DATASET}.appointments where deleted_at is not null"
     ) == len(gone)
 
 
@@ -352,7 +353,7 @@ def test_filters_are_sent_to_the_api(
 
 
 def test_killed_after_extraction_then_rerun_matches_an_uninterrupted_run(
-    valomnia: Simulator, warehouse: Path
+    valomnia: Simulator, target: Target
 ):
     from pipelines.sources.valomnia import valomnia as valomnia_source
 
@@ -366,7 +367,7 @@ def test_killed_after_extraction_then_rerun_matches_an_uninterrupted_run(
 
     sync()
 
-    assert_mirrors_the_api(valomnia, warehouse)
+    assert_mirrors_the_api(valomnia, target)
 
 
 def test_failed_midway_then_rerun_matches_an_uninterrupted_run(

@@ -6,8 +6,8 @@ their names from the source's entry (tables, id and cursor columns), from
 `pipelines.extract.resource` (the parent key, version and deleted columns, the scan table)
 and from dlt (its load id column and loads table), never spelled here. The SQL is plain
 (`exists`, `is distinct from`), tables are named by the destination's SQL client, and
-the one DuckDB habit, answering a delete or an update with its row count, is read in one
-place (`_row_count`): another dialect is a change there.
+the one dialect habit, how a delete or an update reports the rows it changed, is the
+destination's (`Destination.changed_rows`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from dlt.common.schema.typing import C_DLT_LOAD_ID, C_DLT_LOADS_TABLE_LOAD_ID, LOADS_TABLE_NAME
 from dlt.pipeline.pipeline import Pipeline
 
+from pipelines.destinations import configured_destination
 from pipelines.extract.resource import (
     DELETED_COLUMN,
     PARENT_KEY_COLUMN,
@@ -63,10 +64,10 @@ def _delete_stale_children(client: Any, child: str, entry: SourceEntry) -> int:
         where p.{entry.id_column} = c.{PARENT_KEY_COLUMN}
           and (p.{C_DLT_LOAD_ID} <> c.{C_DLT_LOAD_ID}
                or p.{entry.cursor_column} is distinct from c.{VERSION_COLUMN})"""
-    deleted = client.execute_sql(
-        f"delete from {client.make_qualified_table_name(child)} c where exists (select 1 {where})"
+    return configured_destination().changed_rows(
+        client,
+        f"delete from {client.make_qualified_table_name(child)} c where exists (select 1 {where})",
     )
-    return _row_count(deleted)
 
 
 def _mark_deleted(client: Any, entry: SourceEntry) -> int:
@@ -85,7 +86,8 @@ def _mark_deleted(client: Any, entry: SourceEntry) -> int:
         f"exists (select 1 from {scan} s "
         f"where s.{SCAN_ID_COLUMN} = {appointments}.{entry.id_column})"
     )
-    marked = client.execute_sql(
+    marked = configured_destination().changed_rows(
+        client,
         f"update {appointments} set {DELETED_COLUMN} = %s "
         f"where {DELETED_COLUMN} is null and not {scanned}",
         datetime.now(UTC),
@@ -94,9 +96,4 @@ def _mark_deleted(client: Any, entry: SourceEntry) -> int:
         f"update {appointments} set {DELETED_COLUMN} = null "
         f"where {DELETED_COLUMN} is not null and {scanned}"
     )
-    return _row_count(marked)
-
-
-def _row_count(result: Any) -> int:
-    """DuckDB answers a delete or an update with one row: the number of rows it changed."""
-    return int(result[0][0]) if result else 0
+    return marked

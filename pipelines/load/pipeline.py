@@ -19,11 +19,11 @@ from dlt.common.configuration.exceptions import (
     ConfigFieldMissingException,
     ConfigValueCannotBeCoercedException,
 )
-from dlt.common.destination import TLoaderFileFormat
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines.config import ConfigError, env_name, warn_unknown_keys
+from pipelines.destinations import configured_destination
 from pipelines.extract.http import ApiError
 from pipelines.extract.metrics import RunMetrics, collecting
 from pipelines.extract.resource import DriftError
@@ -33,11 +33,8 @@ from pipelines.ops.lock import run_lock
 from pipelines.ops.status import pipeline_cursor
 from pipelines.redaction import get_logger, redactor
 from pipelines.sources import SourceEntry, get_source
-from pipelines.warehouse import warehouse_credentials
 
 logger = get_logger("apptsync.sync")
-
-PARQUET: TLoaderFileFormat = "parquet"
 
 
 @dataclass
@@ -57,12 +54,13 @@ class SyncResult:
 
 
 def make_pipeline(source: str) -> Pipeline:
-    """The dlt pipeline of one source; dlt's working folder honours DLT_DATA_DIR."""
+    """The dlt pipeline of one source, into the configured destination; dlt's working folder
+    honours DLT_DATA_DIR."""
     # Child rows are matched to their appointment's load; Arrow tables need this switched on.
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     return dlt.pipeline(
         pipeline_name=source,
-        destination=dlt.destinations.duckdb(credentials=warehouse_credentials()),
+        destination=configured_destination().dlt_destination(),
         dataset_name=source,
     )
 
@@ -160,7 +158,7 @@ def _sync(entry: SourceEntry, dlt_source: Any) -> SyncResult:
         pipeline.run()
         finish_load(pipeline, entry)
         _after_load(pipeline, entry)
-    info = pipeline.run(dlt_source, loader_file_format=PARQUET)
+    info = pipeline.run(dlt_source, loader_file_format=configured_destination().loader_file_format)
     result = SyncResult(source, True, 0.0, rows=_row_counts(pipeline))
     result.load_ids = list(info.loads_ids) if isinstance(info, LoadInfo) else []
     result.stale_child_rows_removed, result.marked_deleted = finish_load(pipeline, entry)

@@ -40,19 +40,19 @@ def open_sql_client(
 ) -> Iterator[SqlClientBase[Any]]:
     """Open a dlt SQL client on the warehouse, without a source or a pipeline run.
 
-    By default the destination is DuckDB and its credentials come from dlt's configuration
-    (`destination.duckdb.credentials` in `.dlt/*.toml`, or `DESTINATION__DUCKDB__CREDENTIALS`),
-    falling back to `apptsync.duckdb` in the working directory; `credentials` overrides both.
-    Pass `destination` (any dlt destination reference) to use another warehouse.
+    By default the destination is the configured one (`apptsync.destination`, see
+    `pipelines.destinations`) with dlt's own credentials for it; `credentials` names a DuckDB
+    warehouse instead, and `destination` (any dlt destination reference) another warehouse.
 
     The client comes from `dlt.dataset(...)` with an ad hoc schema: it resolves the
     destination's configuration like a pipeline does, but leaves no pipeline state behind.
     """
-    if destination is None:
-        if credentials is None:
-            from pipelines.warehouse import warehouse_credentials
+    if destination is None and credentials is None:
+        from pipelines.destinations import configured_destination
 
-            credentials = warehouse_credentials()  # the held connection, inside a command
+        # the configured warehouse (a DuckDB file's held connection, inside a command)
+        destination = configured_destination().dlt_destination()
+    elif destination is None:
         destination = dlt.destinations.duckdb(credentials=credentials)
     dataset = dlt.dataset(destination, dataset_name, schema=dlt.Schema("apptsync_models"))
     opened = False

@@ -2,7 +2,9 @@
 
 Why DuckDB's own `COPY`: it streams any size in the warehouse's types, and writes CSV,
 Parquet and JSON natively. The format follows the file's suffix unless `--format` says;
-anything else is refused rather than silently written as CSV.
+anything else is refused rather than silently written as CSV. A warehouse on a server
+(Postgres) is read into an in-memory DuckDB table first (through Arrow, in the server's
+types), so every destination writes the same files.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from pipelines.destinations import Connection, configured_destination
+from pipelines.destinations.duckdb import DuckDbConnection
 
 FORMATS = ("csv", "parquet", "json", "ndjson")
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".ndjson": "ndjson"}
@@ -56,13 +61,14 @@ def export_format(output: str, requested: str | None) -> str:
     return SUFFIXES[suffix]
 
 
-def resolve_relation(con: duckdb.DuckDBPyConnection, wanted: str) -> Relation:
+def resolve_relation(con: Connection, wanted: str) -> Relation:
     """`schema.name`, or a bare name that only one schema has; otherwise an error that
     lists the close matches."""
-    rows = con.execute(
+    rows = con.rows(
         "select table_schema, table_name from information_schema.tables "
-        "where table_schema not like '%\\_staging' escape '\\'"
-    ).fetchall()
+        "where table_schema not like '%\\_staging' escape '\\' "
+        "and table_schema not in ('information_schema', 'pg_catalog')"
+    )
     relations = [Relation(schema, name) for schema, name in rows]
     text = wanted.strip()
     if "." in text:
@@ -115,15 +121,28 @@ _COPY_OPTIONS = {
 
 
 def export_relation(
-    database: str, wanted: str, output: str, file_format: str | None = None
+    database: str | None, wanted: str, output: str, file_format: str | None = None
 ) -> tuple[Relation, int]:
     """Write `wanted` to `output` (a path, or `-` for standard output); returns the
     relation and its row count. A file is written beside its target and then renamed, so
-    a reader never sees half an export."""
+    a reader never sees half an export. `database` is a DuckDB file; None: the configured
+    warehouse."""
     fmt = export_format(output, file_format)
-    with duckdb.connect(database, read_only=True) as con:
+    destination = configured_destination()
+    database = database or destination.duckdb_file()
+    if database is None:
+        with destination.connect() as server:
+            relation = resolve_relation(server, wanted)
+            table = server.arrow(f"select * from {relation.sql}")
+        con = duckdb.connect()
+        con.execute(f'create schema "{relation.schema.replace(chr(34), chr(34) * 2)}"')
+        con.register("exported", table)
+        con.execute(f"create table {relation.sql} as select * from exported")
+    else:
+        con = duckdb.connect(database, read_only=True)
+        relation = resolve_relation(DuckDbConnection(con), wanted)
+    with con:
         con.execute("set TimeZone = 'UTC'")
-        relation = resolve_relation(con, wanted)
         select = _select(con, relation, fmt)
         if output == STDOUT:
             count = _copy_to_stdout(con, select, fmt)

@@ -7,24 +7,25 @@ requests and retries it took — so a dashboard (`reporting.rpt_sync_health`) ca
 silently stopped. Failed runs are written too (configuration errors included), whenever
 the warehouse is writable; a ledger that cannot be written never fails the sync itself.
 
-Plain DuckDB SQL on purpose: the table is apptsync's own, not a dlt resource, so it needs
-no pipeline, no schema and no load package, and it survives a `dlt pipeline drop`.
+Plain SQL on purpose, the same on every destination (`pipelines.destinations`): the table is
+apptsync's own, not a dlt resource, so it needs no pipeline, no schema and no load package,
+and it survives a `dlt pipeline drop`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
+from pipelines.destinations import Connection, MissingRelation, configured_destination
+from pipelines.destinations.duckdb import DuckDbDestination
 from pipelines.extract.metrics import RunMetrics
 from pipelines.ops.lock import RunHandle
 from pipelines.redaction import get_logger, redactor
-from pipelines.warehouse import database_path
 
 if TYPE_CHECKING:
     from pipelines.load.pipeline import SyncResult
@@ -78,7 +79,7 @@ COLUMN_TYPES: Mapping[str, str] = {
     "requests": "bigint",
     "retries": "bigint",
     "drift_passes": "bigint",
-    "seconds": "double",
+    "seconds": "double precision",
     "cursor_before": "varchar",
     "cursor_after": "varchar",
     "error": "varchar",
@@ -86,7 +87,8 @@ COLUMN_TYPES: Mapping[str, str] = {
     "command": "varchar",
     "pid": "integer",
 }
-"""The ledger's columns and their DuckDB types; checked against `LedgerRow` by a test."""
+"""The ledger's columns and their types (the same in DuckDB and Postgres); checked against
+`LedgerRow` by a test."""
 
 
 def now() -> datetime:
@@ -137,7 +139,7 @@ def _text(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_table(con: Connection) -> None:
     """Create the schema and table, and add columns a newer apptsync knows (idempotent)."""
     con.execute(f"create schema if not exists {SCHEMA}")
     columns = ",\n    ".join(f"{name} {kind}" for name, kind in COLUMN_TYPES.items())
@@ -147,11 +149,11 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     )
     present = {
         row[0]
-        for row in con.execute(
+        for row in con.rows(
             "select column_name from information_schema.columns "
             "where table_schema = ? and table_name = ?",
             [SCHEMA, TABLE],
-        ).fetchall()
+        )
     }
     for name, kind in COLUMN_TYPES.items():
         if name not in present:  # a ledger written by an older apptsync
@@ -168,19 +170,28 @@ def record(row: LedgerRow, database: str | None = None) -> bool:
     if values["error"]:
         values["error"] = redactor.redact(values["error"])
     names = [f.name for f in fields(LedgerRow)]
-    path = database or database_path()
+    updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in ("run_id", "source"))
     try:
-        with duckdb.connect(path) as con:
+        with _connection(database, read_only=False) as con:
             ensure_table(con)
             con.execute(
-                f"insert or replace into {QUALIFIED} ({', '.join(names)}) "
-                f"values ({', '.join('?' for _ in names)})",
+                f"insert into {QUALIFIED} ({', '.join(names)}) "
+                f"values ({', '.join('?' for _ in names)}) "
+                f"on conflict (run_id, source) do update set {updates}",
                 [values[name] for name in names],
             )
-    except (duckdb.Error, OSError) as exc:
-        logger.warning("could not write the run ledger in %s: %s", path, redactor.redact(str(exc)))
+    except Exception as exc:  # a reader holds the file, a read-only file system, a server down
+        where = database or configured_destination().location()
+        logger.warning("could not write the run ledger in %s: %s", where, redactor.redact(str(exc)))
         return False
     return True
+
+
+def _connection(database: str | None, *, read_only: bool) -> AbstractContextManager[Connection]:
+    """The configured warehouse, or the DuckDB file `database`."""
+    if database is not None:
+        return DuckDbDestination().connect_path(database, read_only=read_only)
+    return configured_destination().connect(read_only=read_only)
 
 
 def last_runs(
@@ -205,19 +216,13 @@ def last_ok_runs(sources: Sequence[str], database: str | None = None) -> dict[st
 
 
 def _query(sql: str, params: list[Any], database: str | None) -> list[dict[str, Any]]:
-    """Rows as dicts; [] when there is no warehouse or no ledger in it yet. Read-only, unless
-    this process already has the file open for writing (DuckDB refuses a second mode)."""
-    path = database or database_path()
-    if not Path(path).exists():
+    """Rows as dicts; [] when there is no warehouse or no ledger in it yet."""
+    if database is not None and not Path(database).exists():
+        return []
+    if database is None and not configured_destination().exists():
         return []
     try:
-        try:
-            con = duckdb.connect(path, read_only=True)
-        except duckdb.ConnectionException:
-            con = duckdb.connect(path)
-        with con:
-            cursor = con.execute(sql, params)
-            names = [column[0] for column in cursor.description]
-            return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-    except duckdb.CatalogException:
+        with _connection(database, read_only=True) as con:
+            return con.records(sql, params)
+    except MissingRelation:
         return []

@@ -1,9 +1,9 @@
-"""One apptsync writer at a time: an OS-level lock on a file beside the warehouse.
+"""One apptsync writer per warehouse: the run lock.
 
-Why `fcntl.flock`: the kernel holds the lock for the open file and drops it when the process
-ends, however it ends, so a `kill -9` never leaves a stale lock behind and nothing has to
-guess whether a PID in a file is still alive. The holder writes its PID, command and start
-time into the file, only so that the process turned away can say who holds it.
+Where the lock lives is the destination's (`Destination.run_lock()`): for a DuckDB file an
+OS-level `flock` on a file beside it, for a server a lock the server holds for the run's
+session (Postgres: an advisory lock), so runs on two machines collide too. Either way the
+lock goes when the process ends, however it ends: a `kill -9` never leaves a stale lock.
 
 The lock is re-entrant within a process: the command line takes it for a whole `sync` (every
 source, then the models), and `run_source` takes it again for each source, so a Python
@@ -12,8 +12,6 @@ caller (an orchestrator) that never heard of the lock is still kept apart from c
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import threading
 import time
@@ -22,11 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from pipelines.destinations import configured_destination
+from pipelines.destinations.base import LockBackend
 from pipelines.redaction import get_logger
-from pipelines.warehouse import lock_path
 
 logger = get_logger("apptsync.lock")
 
@@ -54,9 +52,12 @@ class LockHeld(RuntimeError):
 
 
 def describe_holder(holder: dict[str, Any]) -> str:
-    """`another apptsync sync is running (PID 1234, since 10:02:11)`, in local time."""
+    """`another apptsync sync is running (PID 1234, since 10:02:11)`, in local time; a
+    holder on another machine is `PID 1234 on host`."""
     command = holder.get("command") or "run"
     pid = holder.get("pid") or "unknown"
+    if holder.get("host"):
+        pid = f"{pid} on {holder['host']}"
     since = ""
     if holder.get("started_at"):
         started = datetime.fromisoformat(str(holder["started_at"])).astimezone()
@@ -70,7 +71,7 @@ def describe_holder(holder: dict[str, Any]) -> str:
 @dataclass
 class _Held:
     handle: RunHandle
-    file: IO[str]
+    backend: LockBackend
     depth: int = 1
 
 
@@ -82,13 +83,14 @@ _guard = threading.Lock()
 def run_lock(command: str, *, wait: float = 0.0, path: str | None = None) -> Iterator[RunHandle]:
     """Hold the run lock for the block; raise `LockHeld` if another process keeps it longer
     than `wait` seconds. Taken again inside the same process, it yields the same run."""
-    path = path or lock_path()
+    backend = _backend(path)
+    path = backend.key
     with _guard:
         held = _held.get(path)
         if held is not None:
             held.depth += 1
     if held is None:
-        held = _acquire(path, command, wait)
+        held = _acquire(backend, command, wait)
         with _guard:
             _held[path] = held
     try:
@@ -100,7 +102,7 @@ def run_lock(command: str, *, wait: float = 0.0, path: str | None = None) -> Ite
             if done:
                 del _held[path]
         if done:
-            _release(held)
+            held.backend.release()
 
 
 def current_run() -> RunHandle | None:
@@ -110,80 +112,33 @@ def current_run() -> RunHandle | None:
 
 
 def lock_holder(path: str | None = None) -> dict[str, Any] | None:
-    """Who holds the lock now (PID, command, start), or None when nobody does.
-
-    Read from the file without touching the lock (probing it could turn away a sync that
-    starts at that instant); a record left by a killed holder names a PID that is gone."""
-    path = path or lock_path()
-    try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-        holder = json.loads(text) if text else None
-    except (OSError, ValueError):
-        return None
-    if not isinstance(holder, dict) or not _alive(holder.get("pid")):
-        return None
-    return holder
+    """Who holds the lock now (PID, command, start), or None when nobody does."""
+    return _backend(path).holder()
 
 
-def _alive(pid: Any) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (TypeError, ValueError, ProcessLookupError):
-        return False
-    except PermissionError:  # alive, but another user's
-        return True
-    return True
+def _backend(path: str | None) -> LockBackend:
+    """The configured warehouse's lock, or a lock file at `path` (tests, callers in Python)."""
+    if path is not None:
+        from pipelines.destinations.file_lock import FileLock
+
+        return FileLock(path)
+    return configured_destination().run_lock()
 
 
-def _acquire(path: str, command: str, wait: float) -> _Held:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
+def _acquire(backend: LockBackend, command: str, wait: float) -> _Held:
     deadline = time.monotonic() + max(wait, 0.0)
     waiting = False
+    run_id = uuid.uuid4().hex[:16]
     while True:
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = _read_holder(file)
-                file.close()
-                raise LockHeld(holder, path) from None
-            if not waiting:
-                waiting = True
-                logger.info("waiting up to %.0fs: %s", wait, describe_holder(_read_holder(file)))
-            time.sleep(POLL_SECONDS)
-    handle = RunHandle(uuid.uuid4().hex[:16], command, os.getpid(), datetime.now(UTC), path)
-    file.seek(0)
-    file.truncate()
-    record = {"pid": handle.pid, "command": command, "started_at": handle.started_at.isoformat()}
-    file.write(json.dumps({**record, "run_id": handle.run_id}) + "\n")
-    file.flush()
-    return _Held(handle, file)
-
-
-def _release(held: _Held) -> None:
-    """Empty the file first, so nobody reads a finished run as the holder."""
-    try:
-        held.file.seek(0)
-        held.file.truncate()
-        held.file.flush()
-    finally:
-        fcntl.flock(held.file, fcntl.LOCK_UN)
-        held.file.close()
-
-
-def _read_holder(file: IO[str]) -> dict[str, Any]:
-    """The holder's record; it writes it right after locking, so wait a moment for it."""
-    for _ in range(10):
-        file.seek(0)
-        text = file.read().strip()
-        if text:
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                parsed = None
-            if isinstance(parsed, dict):
-                return parsed
-        time.sleep(0.05)
-    return {}
+        handle = RunHandle(run_id, command, os.getpid(), datetime.now(UTC), backend.key)
+        record = {"pid": handle.pid, "command": command}
+        record["started_at"] = handle.started_at.isoformat()
+        if backend.try_acquire({**record, "run_id": run_id}):
+            return _Held(handle, backend)
+        if time.monotonic() >= deadline:
+            raise LockHeld(backend.holder(turned_away=True) or {}, backend.key)
+        if not waiting:
+            waiting = True
+            holder = backend.holder(turned_away=True) or {}
+            logger.info("waiting up to %.0fs: %s", wait, describe_holder(holder))
+        time.sleep(POLL_SECONDS)

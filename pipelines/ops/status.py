@@ -8,46 +8,56 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.versioned_state import json_decode_state
 from dlt.pipeline.pipeline import Pipeline
 
+from pipelines.destinations import MissingRelation, configured_destination
+from pipelines.destinations.duckdb import DuckDbDestination
 from pipelines.extract.resource import SCAN_TABLE
 from pipelines.ops import ledger
 from pipelines.ops.lock import lock_holder
 from pipelines.sources import get_source
-from pipelines.warehouse import database_path
+
+USER_TABLES = (
+    "select table_schema, table_name from information_schema.tables "
+    "where table_name not like '\\_dlt%' escape '\\' and table_name <> ? "
+    "and table_schema not like '%\\_staging' escape '\\' "
+    "and table_schema not in ('information_schema', 'pg_catalog') order by 1, 2"
+)
+"""Every table and view but dlt's bookkeeping and staging tables and the catalog's own."""
 
 
 def warehouse_counts(database: str | None = None) -> dict[str, dict[str, int]]:
     """Row counts of every table and view, by schema, bookkeeping left out: dlt's tables and
     `_appointment_scan` (docs/raw-tables.md: the ids of the latest complete scan, plus one
-    null row), whose count would read as a second, disagreeing count of appointments."""
-    path = database or database_path()
-    if not Path(path).exists():
-        return {}
-    with duckdb.connect(path, read_only=True) as con:
-        names = con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_name not like '\\_dlt%' escape '\\' and table_name <> ? "
-            "and table_schema not like '%\\_staging' escape '\\' order by 1, 2",
-            [SCAN_TABLE],
-        ).fetchall()
+    null row), whose count would read as a second, disagreeing count of appointments. Of the
+    configured warehouse, or of the DuckDB file `database`."""
+    if database is not None:
+        if not Path(database).exists():
+            return {}
+        connection = DuckDbDestination().connect_path(database)
+    else:
+        if not configured_destination().exists():
+            return {}
+        connection = configured_destination().connect()
+    with connection as con:
         counts: dict[str, dict[str, int]] = {}
-        for schema, table in names:
-            count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
-            counts.setdefault(schema, {})[table] = int(count[0]) if count else 0
+        for schema, table in con.rows(USER_TABLES, [SCAN_TABLE]):
+            count = con.rows(f'select count(*) from "{schema}"."{table}"')
+            counts.setdefault(schema, {})[table] = int(count[0][0]) if count else 0
         return counts
 
 
 def paths_status() -> str:
-    """Which files this run uses: cron may start in another folder than you think."""
-    path = database_path()
-    exists = Path(path).exists()
+    """Which warehouse and files this run uses: cron may start in another folder than you
+    think. A server's URL is shown without its password."""
+    destination = configured_destination()
+    exists = destination.exists()
     return "\n".join(
         [
-            f"warehouse: {path}" + ("" if exists else " (none yet — run `apptsync sync` first)"),
+            f"warehouse: {destination.location()}"
+            + ("" if exists else " (none yet — run `apptsync sync` first)"),
             f"dlt working folder: {get_dlt_pipelines_dir()}",
         ]
     )
@@ -57,7 +67,8 @@ def status_document(sources: Sequence[str]) -> dict[str, Any]:
     """Everything `status` shows, as one JSON-ready document for monitors."""
     counts = warehouse_counts()
     return {
-        "warehouse": database_path(),
+        "warehouse": configured_destination().location(),
+        "destination": configured_destination().name,
         "generated_at": datetime.now(UTC),
         "running": lock_holder(),
         "sources": {source: _source_document(source, counts) for source in sources},
@@ -147,11 +158,9 @@ def _cursor(state: Mapping[str, Any], source: str) -> Any:
 
 
 def _last_load(source: str) -> str | None:
-    with duckdb.connect(database_path(), read_only=True) as con:
-        try:
-            row = con.execute(
-                f'select max(inserted_at) from "{source}"."_dlt_loads" where status = 0'
-            ).fetchone()
-        except duckdb.CatalogException:
-            return None
-    return str(row[0]) if row and row[0] else None
+    try:
+        with configured_destination().connect() as con:
+            row = con.rows(f'select max(inserted_at) from "{source}"."_dlt_loads" where status = 0')
+    except MissingRelation:
+        return None
+    return str(row[0][0]) if row and row[0][0] else None

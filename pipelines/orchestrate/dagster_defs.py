@@ -251,7 +251,8 @@ def audits_check(audits: Sequence[Audit], models: Sequence[Model]) -> dg.AssetCh
     @dg.multi_asset_check(name="sql_audits", specs=specs, can_subset=True)
     def sql_audits(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         selected = {key.name for key in context.selected_asset_check_keys}
-        with open_sql_client(require_warehouse()) as client:
+        require_warehouse()
+        with open_sql_client() as client:
             results = run_audits(client)
         for result in results:
             if result.name in selected:

@@ -108,7 +108,7 @@ def reporting_models(sql_dir: Path = SQL_DIR) -> list[Model]:
     return [model for model in discover(sql_dir) if model.schema == REPORTING_SCHEMA]
 
 
-def write_version(version: Path, database: Path, file_format: str, sql_dir: Path) -> dict:
+def write_version(version: Path, database: Path | str, file_format: str, sql_dir: Path) -> dict:
     """Every reporting model into `version`, then the manifest; all fsynced."""
     with open_reader(database) as con:
         entries = [

@@ -31,7 +31,7 @@ class Chart:
     """Rows behind the chart; a chart without any says so instead of drawing empty axes."""
 
 
-def render_page(charts: list[Chart], data: ReportData, database: Path, bundle: str) -> str:
+def render_page(charts: list[Chart], data: ReportData, database: Path | str, bundle: str) -> str:
     """The HTML page: the bundle once, then each chart's section and spec."""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     specs = {chart.key: chart.spec for chart in charts if chart.rows}
