@@ -1,0 +1,145 @@
+"""The Postgres destination through the installed `apptsync`, from a folder of the test's:
+choosing it, its settings' errors, every reading command against it, the ledger, and the
+password that never shows."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.simulator import Simulator
+from tests.cli_helpers import apptsync, clean_env, project, simulator_env
+from tests.postgres_server import PostgresServer
+from tests.utils import rows, scalar
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return project(tmp_path / "project")
+
+
+@pytest.fixture
+def server_env(postgres_url: str, simulator: Simulator, tmp_path: Path) -> dict[str, str]:
+    """The sources at the simulator and dlt's own Postgres credentials; the destination is
+    chosen by each test (flag, variable)."""
+    return clean_env(
+        {
+            **simulator_env(simulator),
+            "DLT_DATA_DIR": str(tmp_path / "dlt"),
+            "DESTINATION__POSTGRES__CREDENTIALS": postgres_url,
+        }
+    )
+
+
+def test_an_unknown_destination_is_one_line_naming_the_key_before_any_request(
+    folder: Path, simulator: Simulator, tmp_path: Path
+):
+    env = clean_env(
+        {
+            **simulator_env(simulator),
+            "DLT_DATA_DIR": str(tmp_path / "dlt"),
+            "APPTSYNC__DESTINATION": "oracle",
+        }
+    )
+    result = apptsync("sync", cwd=folder, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: config key 'apptsync.destination' must be one of duckdb, postgres, got 'oracle' "
+        "(set it in .dlt/config.toml, .dlt/secrets.toml or the environment variable "
+        "APPTSYNC__DESTINATION)"
+    )
+    assert simulator.request_log("pexip") == [] and simulator.request_log("valomnia") == []
+    flag = apptsync("sync", "--destination", "oracle", cwd=folder, env=env)
+    assert flag.returncode == 2 and "invalid choice: 'oracle'" in flag.stderr
+
+
+def test_postgres_without_credentials_names_dlt_s_key(folder: Path, tmp_path: Path):
+    env = clean_env({"DLT_DATA_DIR": str(tmp_path / "dlt")})
+    result = apptsync("status", "--destination", "postgres", cwd=folder, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(
+        "error: config key 'destination.postgres.credentials' is missing "
+        "(postgresql://user:password@host:5432/database)"
+    )
+    assert "DESTINATION__POSTGRES__CREDENTIALS" in result.stderr
+
+
+def test_a_wrong_password_fails_in_one_line_without_the_password(
+    folder: Path, postgres_server: PostgresServer, postgres_url: str, tmp_path: Path
+):
+    wrong = postgres_url.replace(postgres_server.password, "Wr0ngPassw0rd")
+    env = clean_env(
+        {"DLT_DATA_DIR": str(tmp_path / "dlt"), "DESTINATION__POSTGRES__CREDENTIALS": wrong}
+    )
+    result = apptsync("status", "--destination", "postgres", cwd=folder, env=env)
+    assert result.returncode == 1
+    line = result.stderr.strip()
+    assert line.startswith("error: cannot connect to postgresql://postgres:***@127.0.0.1:")
+    assert "password authentication failed" in line
+    assert "Wr0ngPassw0rd" not in result.stdout + result.stderr
+
+
+def test_sync_status_export_and_ledger_against_postgres_never_show_the_password(
+    folder: Path,
+    server_env: dict[str, str],
+    postgres_server: PostgresServer,
+    postgres_url: str,
+    simulator: Simulator,
+):
+    password = postgres_server.password
+    synced = apptsync("sync", "--destination", "postgres", "--no-models", "-v", cwd=folder,
+                      env=server_env)  # fmt: skip
+    assert synced.returncode == 0, synced.stderr
+    assert "pexip_engage: ok" in synced.stdout and "valomnia: ok" in synced.stdout
+    assert scalar(postgres_url, "select count(*) from pexip_engage.appointments") == 300
+    assert scalar(postgres_url, "select count(*) from valomnia.appointments") == 300
+    assert sorted(p.name for p in folder.iterdir()) == [".dlt"]  # no DuckDB file, no lock file
+
+    # the variable chooses it as well as the flag
+    env = {**server_env, "APPTSYNC__DESTINATION": "postgres"}
+    status = apptsync("status", cwd=folder, env=env)
+    assert status.returncode == 0, status.stderr
+    assert "warehouse: postgresql://postgres:***@127.0.0.1:" in status.stdout
+    assert "ok" in status.stdout and "last runs (ops.sync_runs)" in status.stdout
+    document = json.loads(apptsync("status", "--json", cwd=folder, env=env).stdout)
+    assert document["destination"] == "postgres"
+    assert document["sources"]["valomnia"]["row_counts"]["appointments"] == 300
+
+    target = folder / "appointments.csv"
+    exported = apptsync("export", "pexip_engage.appointments", "-o", str(target), cwd=folder,
+                        env=env)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    with target.open(newline="") as handle:
+        lines = list(csv.DictReader(handle))
+    assert len(lines) == simulator.pexip.count()
+    assert {line["id"] for line in lines} == set(simulator.pexip.ids())
+    # times as ISO text in UTC, as a DuckDB warehouse exports them
+    api = {r["id"]: r["updatedAt"].replace("Z", "000+00") for r in simulator.pexip.records()}
+    assert {line["id"]: line["updated_at"] for line in lines} == api
+
+    published = apptsync("publish", cwd=folder, env=env)
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.strip() == (
+        "publish: nothing to do: readers query the postgres warehouse directly"
+    )
+
+    ledger = rows(postgres_url, "select source, outcome, rows_loaded from ops.sync_runs order by 1")
+    assert ledger == [("pexip_engage", "ok", 300), ("valomnia", "ok", 300)]
+    for result in (synced, status, exported, published):
+        assert password not in result.stdout + result.stderr
+    assert not any(password in str(value) for row in rows(postgres_url, "select * from ops.sync_runs")
+                   for value in row)  # fmt: skip
+
+
+def test_a_failed_run_on_postgres_is_in_its_ledger(
+    folder: Path, server_env: dict[str, str], postgres_url: str
+):
+    env = {**server_env, "SOURCES__PEXIP_ENGAGE__CLIENT_SECRET": "not-the-secret"}
+    result = apptsync("sync", "--destination", "postgres", "--no-models", cwd=folder, env=env)
+    assert result.returncode == 1
+    assert "pexip_engage: FAILED" in result.stdout
+    outcomes = rows(postgres_url, "select source, outcome from ops.sync_runs order by 1")
+    assert outcomes == [("pexip_engage", "failed"), ("valomnia", "ok")]
