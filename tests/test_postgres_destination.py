@@ -130,8 +130,8 @@ def test_sync_status_export_and_ledger_against_postgres_never_show_the_password(
     assert ledger == [("pexip_engage", "ok", 300), ("valomnia", "ok", 300)]
     for result in (synced, status, exported, published):
         assert password not in result.stdout + result.stderr
-    assert not any(password in str(value) for row in rows(postgres_url, "select * from ops.sync_runs")
-                   for value in row)  # fmt: skip
+    stored = rows(postgres_url, "select * from ops.sync_runs")
+    assert not any(password in str(value) for row in stored for value in row)
 
 
 def test_a_failed_run_on_postgres_is_in_its_ledger(
