@@ -54,10 +54,17 @@ def run_peer(
     database: str,
     parquet: bool,
     max_records: int | None = None,
+    postgres: str | None = None,
 ) -> dict[str, Any]:
+    """Into the DuckDB file `database`, or into the Postgres database at the URL `postgres`."""
+    destination = (
+        dlt.destinations.postgres(credentials=postgres)
+        if postgres
+        else dlt.destinations.duckdb(credentials=database)
+    )
     pipeline = dlt.pipeline(
         pipeline_name="peer_parquet" if parquet else "peer",
-        destination=dlt.destinations.duckdb(credentials=database),
+        destination=destination,
         dataset_name="pexip_engage",
     )
     source = peer_source(url, token, page_size, max_records)

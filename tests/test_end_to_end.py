@@ -18,7 +18,8 @@ def both(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
     return simulator
 
 
-def test_sync_builds_models_whose_audits_pass(both: Simulator, target: Target, capsys):
+def test_sync_builds_models_whose_audits_pass(both: Simulator, models_target: Target, capsys):
+    target = models_target
     assert main(["sync"]) == 0
     assert main(["check"]) == 0
 
