@@ -183,8 +183,8 @@ def preload(kind: str) -> None:
 
     if kind in ("peer", "sync", "publish", "models"):
         import dlt  # noqa: F401
-        import pyarrow  # noqa: F401
         import psycopg2  # noqa: F401
+        import pyarrow  # noqa: F401
         from dlt.destinations import duckdb as _  # noqa: F401
         from dlt.destinations import postgres as _pg  # noqa: F401
     if kind == "peer":
