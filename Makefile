@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/postgres.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines tests bench
@@ -31,4 +32,4 @@ lint: $(STAMP)
 	$(BIN)/sqlfluff lint sql
 
 clean:
-	rm -rf $(VENV) .apptsync apptsync.duckdb apptsync.duckdb.wal bench/last-run.json
+	rm -rf $(VENV) .apptsync apptsync.duckdb apptsync.duckdb.wal bench/last-run.json bench/last-run-postgres.json

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.simulator import Simulator
-from tests.utils import Target, configure_pexip, configure_valomnia, rows, scalar
+from tests.utils import Target, configure_pexip, configure_valomnia, execute, rows, scalar
 
 
 @pytest.fixture
@@ -35,29 +35,29 @@ def test_sync_builds_models_whose_audits_pass(both: Simulator, models_target: Ta
 
 
 def test_one_source_down_does_not_block_the_other(
-    both: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch, capsys
+    both: Simulator, models_target: Target, monkeypatch: pytest.MonkeyPatch, capsys
 ):
+    target = models_target
     monkeypatch.setenv("SOURCES__PEXIP_ENGAGE__CLIENT_SECRET", "not-the-secret")
 
     assert main(["sync"]) == 1
 
     out = capsys.readouterr().out
     assert "pexip_engage: FAILED" in out
-    assert scalar(warehouse, "select count(*) from valomnia.appointments") == both.valomnia.count()
-    assert scalar(warehouse, "select count(*) from reporting.fct_appointments") == (
+    assert scalar(target, "select count(*) from valomnia.appointments") == both.valomnia.count()
+    assert scalar(target, "select count(*) from reporting.fct_appointments") == (
         both.valomnia.count()
     )
 
 
-def test_check_fails_on_a_planted_violation(both: Simulator, warehouse: Path, capsys):
-    import duckdb
-
+def test_check_fails_on_a_planted_violation(both: Simulator, models_target: Target, capsys):
+    target = models_target
     assert main(["sync"]) == 0
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute(
-            'update pexip_engage.appointments set "end" = start - interval 1 hour '
-            "where id = (select min(id) from pexip_engage.appointments where start is not null)"
-        )
+    execute(
+        target,
+        """update pexip_engage.appointments set "end" = start - interval '1 hour' """
+        "where id = (select min(id) from pexip_engage.appointments where start is not null)",
+    )
 
     assert main(["check"]) == 0  # that audit's severity is warn
     assert "WARN  assert_ends_at_not_before_starts_at" in capsys.readouterr().out
@@ -67,7 +67,10 @@ def test_check_fails_on_a_planted_violation(both: Simulator, warehouse: Path, ca
     assert "FAIL  assert_status_in_vocabulary" in capsys.readouterr().out
 
 
-def test_status_and_export_after_a_sync(both: Simulator, warehouse: Path, tmp_path: Path, capsys):
+def test_status_and_export_after_a_sync(
+    both: Simulator, models_target: Target, tmp_path: Path, capsys
+):
+    target = models_target
     assert main(["sync", "--source", "pexip_engage"]) == 0
     capsys.readouterr()
 
@@ -80,6 +83,38 @@ def test_status_and_export_after_a_sync(both: Simulator, warehouse: Path, tmp_pa
     assert main(["export", "reporting.fct_appointments", "-o", str(target)]) == 0
     lines = target.read_text().splitlines()
     assert len(lines) == both.pexip.count() + 1  # header + one line per appointment
+
+
+def test_feeds_and_the_report_read_the_warehouse(
+    both: Simulator, models_target: Target, tmp_path: Path
+):
+    """On Postgres there is no published copy: both read the server."""
+    from pipelines.publish.feeds import read_manifest
+    from pipelines.publish.reading import open_reader, reader_database
+    from pipelines.publish.report_data import collect
+
+    assert main(["sync"]) == 0
+    assert main(["feeds", str(tmp_path / "feeds"), "--format", "csv"]) == 0
+    manifest = read_manifest(tmp_path / "feeds")
+    files = {entry["model"]: entry for entry in manifest["models"]}
+    fct = files["reporting.fct_appointments"]
+    assert fct["rows"] == both.pexip.count() + both.valomnia.count()
+    lines = (tmp_path / "feeds" / fct["file"]).read_text().splitlines()
+    assert len(lines) == fct["rows"] + 1
+    assert manifest["runs_from"] == "ledger"
+    assert {s: e["loads"] for s, e in manifest["sources"].items()} == {
+        "pexip_engage": 1,
+        "valomnia": 1,
+    }
+    assert main(["report", "-o", str(tmp_path / "report.html")]) == 0
+    assert (tmp_path / "report.html").stat().st_size > 0
+    with open_reader(reader_database()) as con:
+        data = collect(con)
+    assert data.totals == [
+        {"source": "pexip_engage", "appointments": both.pexip.count(), "deleted": 0},
+        {"source": "valomnia", "appointments": both.valomnia.count(), "deleted": 0},
+    ]
+    assert data.runs_from == "ledger"
 
 
 def test_demo_runs_twice_and_the_second_run_is_incremental(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,42 @@ def test_a_failed_run_on_postgres_is_in_its_ledger(
     assert "pexip_engage: FAILED" in result.stdout
     outcomes = rows(postgres_url, "select source, outcome from ops.sync_runs order by 1")
     assert outcomes == [("pexip_engage", "failed"), ("valomnia", "ok")]
+
+
+def test_readers_copy_what_they_read_of_a_server_in_one_snapshot(
+    postgres_server: PostgresServer, postgres_url: str, pexip: Simulator
+):
+    """Feeds and the report read a server through an in-memory DuckDB copy: the reporting
+    relations whole, the ledger, each source's loads and quarantine, and only the cursor
+    column of its appointments."""
+    from pipelines.load.pipeline import run_source
+    from pipelines.publish import freshness
+    from pipelines.publish.reading import open_reader, reader_database
+    from tests.utils import execute
+
+    assert run_source("pexip_engage").ok
+    execute(postgres_url, "create schema reporting")
+    execute(
+        postgres_url,
+        "create view reporting.by_status as select status, count(*) as n "
+        "from pexip_engage.appointments group by status",
+    )
+    source = reader_database()
+    assert source == postgres_url.replace(postgres_server.password, "***")
+    with open_reader(source) as con:
+        by_status = con.execute("select status, n from reporting.by_status order by 1").fetchall()
+        copied = con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'pexip_engage' and table_name = 'appointments'"
+        ).fetchall()
+        fresh = {entry.source: entry for entry in freshness.source_freshness(con)}
+        ledger = con.execute("select source, outcome from ops.sync_runs").fetchall()
+    expected = rows(
+        postgres_url, "select status, count(*) from pexip_engage.appointments group by 1"
+    )
+    assert by_status == sorted(expected)
+    assert copied == [("updated_at",)]
+    assert fresh["pexip_engage"].loads == 1 and fresh["valomnia"].loads == 0
+    newest = max(datetime.fromisoformat(r["updatedAt"]) for r in pexip.pexip.records())
+    assert datetime.fromisoformat(fresh["pexip_engage"].newest_update_at or "") == newest
+    assert ledger == [("pexip_engage", "ok")]
