@@ -30,6 +30,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.extract.incremental import Incremental
 from dlt.pipeline.pipeline import Pipeline
 
+from pipelines.destinations import configured_destination
 from pipelines.extract.flatten import RecordSchema
 from pipelines.extract.resource import (
     DELETED_COLUMN,
@@ -259,10 +260,10 @@ def _mark_deletions(pipeline: Pipeline, deletions: dict[str, str]) -> int:
     params = [v for pair in deletions.items() for v in pair]
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name(PARENT_TABLE)
-        done = client.execute_sql(
+        return configured_destination().changed_rows(
+            client,
             f"update {table} set {DELETED_COLUMN} = d.deleted_at "
             f"from (values {values}) d(id, deleted_at) "
             f"where {table}.id = d.id and {table}.{DELETED_COLUMN} is null",
             *params,
         )
-    return int(done[0][0]) if done else 0
