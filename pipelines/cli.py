@@ -15,6 +15,7 @@ from dlt.common.configuration.providers.toml import TomlProviderReadException
 
 from pipelines.config import ConfigError, broken_settings_file, env_name
 from pipelines.destinations import DESTINATION_KEY, DESTINATIONS, configured_destination
+from pipelines.destinations.duckdb import DuckDbDestination
 from pipelines.extract.metrics import RunMetrics
 from pipelines.load.pipeline import SyncResult, run_source
 from pipelines.ops.exit_codes import ExitCode, help_epilog, sync_exit_code
@@ -700,7 +701,7 @@ def use_demo_folder() -> Path:
     folder = DEMO_FOLDER.absolute()
     folder.mkdir(parents=True, exist_ok=True)
     os.environ["DLT_DATA_DIR"] = str(folder / "dlt")
-    os.environ[env_name(DESTINATION_KEY)] = "duckdb"  # the demo is one file on this machine
+    os.environ[env_name(DESTINATION_KEY)] = DuckDbDestination.name  # the demo: one file here
     os.environ[env_name("destination.duckdb.credentials")] = str(folder / "apptsync.duckdb")
     os.environ[env_name("apptsync.publish_path")] = str(folder / "apptsync.published.duckdb")
     return folder
