@@ -88,7 +88,7 @@ def render(n: int, runs: dict[str, Run], load: float) -> str:
         ("apptsync full — pexip (COPY from Arrow via csv)", ("pg_full_pexip",), n),
         ("apptsync full — valomnia", ("pg_full_valomnia",), n),
         ("apptsync full — total", ("pg_full_pexip", "pg_full_valomnia"), 2 * n),
-        ("models (26 views) on Postgres", ("pg_models",), 0),
+        ("apptsync models on Postgres", ("pg_models",), 0),
     )
     for label, names, count in rows:
         picked = [runs[x] for x in names if x in runs]
