@@ -51,6 +51,8 @@ def test_one_source_down_does_not_block_the_other(
 
 
 def test_check_fails_on_a_planted_violation(both: Simulator, models_target: Target, capsys):
+    """A status the mapping does not know fails the check (severity error); an appointment
+    ending before it starts is a warning only."""
     target = models_target
     assert main(["sync"]) == 0
     execute(
@@ -58,13 +60,17 @@ def test_check_fails_on_a_planted_violation(both: Simulator, models_target: Targ
         """update pexip_engage.appointments set "end" = start - interval '1 hour' """
         "where id = (select min(id) from pexip_engage.appointments where start is not null)",
     )
-
-    assert main(["check"]) == 0  # that audit's severity is warn
+    assert main(["check"]) == 0
     assert "WARN  assert_ends_at_not_before_starts_at" in capsys.readouterr().out
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("update valomnia.appointments set done = null where id = 1")
+
+    execute(
+        target,
+        "update pexip_engage.appointments set status = 'TELEPORTED' "
+        "where id = (select min(id) from pexip_engage.appointments)",
+    )
+
     assert main(["check"]) == 1
-    assert "FAIL  assert_status_in_vocabulary" in capsys.readouterr().out
+    assert "FAIL  assert_status_in_vocabulary: 1 row breaks the rule" in capsys.readouterr().out
 
 
 def test_status_and_export_after_a_sync(

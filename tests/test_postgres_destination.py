@@ -105,7 +105,8 @@ def test_sync_status_export_and_ledger_against_postgres_never_show_the_password(
     assert status.returncode == 0, status.stderr
     assert "warehouse: postgresql://postgres:***@127.0.0.1:" in status.stdout
     assert "ok" in status.stdout and "last runs (ops.sync_runs)" in status.stdout
-    document = json.loads(apptsync("status", "--json", cwd=folder, env=env).stdout)
+    as_json = apptsync("status", "--json", cwd=folder, env=env)
+    document = json.loads(as_json.stdout)
     assert document["destination"] == "postgres"
     assert document["sources"]["valomnia"]["row_counts"]["appointments"] == 300
 
@@ -129,7 +130,7 @@ def test_sync_status_export_and_ledger_against_postgres_never_show_the_password(
 
     ledger = rows(postgres_url, "select source, outcome, rows_loaded from ops.sync_runs order by 1")
     assert ledger == [("pexip_engage", "ok", 300), ("valomnia", "ok", 300)]
-    for result in (synced, status, exported, published):
+    for result in (synced, status, as_json, exported, published):
         assert password not in result.stdout + result.stderr
     stored = rows(postgres_url, "select * from ops.sync_runs")
     assert not any(password in str(value) for row in stored for value in row)
@@ -183,3 +184,33 @@ def test_readers_copy_what_they_read_of_a_server_in_one_snapshot(
     newest = max(datetime.fromisoformat(r["updatedAt"]) for r in pexip.pexip.records())
     assert datetime.fromisoformat(fresh["pexip_engage"].newest_update_at or "") == newest
     assert ledger == [("pexip_engage", "ok")]
+
+
+def test_a_run_on_another_machine_holding_the_lock_turns_this_one_away_naming_it(
+    folder: Path, server_env: dict[str, str], postgres_url: str, simulator: Simulator
+):
+    """The lock is the server's: a session elsewhere (here: a connection that says it is
+    apptsync on another host) keeps every run on this machine out, and is named."""
+    import re
+
+    import psycopg2
+
+    from pipelines.destinations.postgres import LOCK_KEY
+
+    other = psycopg2.connect(postgres_url, application_name="apptsync sync 4242@worker-2")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
+        result = apptsync("sync", "--destination", "postgres", cwd=folder, env=server_env)
+        status = apptsync("status", "--destination", "postgres", cwd=folder, env=server_env)
+    finally:
+        other.close()
+    assert result.returncode == 75
+    assert re.fullmatch(
+        r"another apptsync sync is running \(PID 4242 on worker-2, since \d\d:\d\d:\d\d\)",
+        result.stderr.strip(),
+    ), result.stderr
+    assert "running: apptsync sync is running (PID 4242 on worker-2" in status.stdout
+    assert simulator.request_log("pexip") == []
+    after = apptsync("sync", "--destination", "postgres", "--no-models", cwd=folder, env=server_env)
+    assert after.returncode == 0, after.stderr
