@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from dlt.common.libs.pyarrow import should_normalize_arrow_schema
 
-from pipelines.load.pipeline import PARQUET, make_pipeline
+from pipelines.destinations.duckdb import DuckDbDestination
+from pipelines.load.pipeline import make_pipeline
 from pipelines.simulator import Simulator
 from pipelines.sources import SOURCES
 from tests.utils import configure_source
@@ -25,7 +26,9 @@ def test_extracted_files_need_no_rewrite_in_normalize(
 ):
     configure_source(source, simulator, monkeypatch)
     pipeline = make_pipeline(source)
-    pipeline.extract(SOURCES[source].build(), loader_file_format=PARQUET)
+    pipeline.extract(
+        SOURCES[source].build(), loader_file_format=DuckDbDestination.loader_file_format
+    )
 
     extracted = Path(pipeline.working_dir, "normalize", "extracted")
     files = {path.name.split(".")[0]: path for path in extracted.rglob("*.parquet")}

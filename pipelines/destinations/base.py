@@ -11,7 +11,7 @@ destination is one module and one line there.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
 
@@ -101,10 +101,6 @@ class Destination(ABC):
         server, whose relations they copy into an in-memory DuckDB first."""
         return None
 
-    def secrets(self) -> list[str]:
-        """Values the redactor must hide (a password)."""
-        return []
-
     @abstractmethod
     def hold(self, *, read_only: bool = False) -> AbstractContextManager[Any]:
         """Hold the warehouse for a whole command (DuckDB's one-writer file); a server
@@ -125,12 +121,3 @@ class Destination(ABC):
 
     def describe_missing(self) -> str:
         return f"no warehouse at {self.location()} — run `apptsync sync` first"
-
-
-def iter_batches(cursor: Any, size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
-    """A DB-API cursor's rows in batches."""
-    while True:
-        batch = cursor.fetchmany(size)
-        if not batch:
-            return
-        yield batch

@@ -251,9 +251,6 @@ class PostgresDestination(Destination):
     def location(self) -> str:
         return str(credentials())
 
-    def secrets(self) -> list[str]:
-        return [credentials().password or ""]
-
     def exists(self) -> bool:
         """A database is a warehouse once a sync wrote one of apptsync's schemas."""
         from pipelines.ops.ledger import SCHEMA as LEDGER_SCHEMA
