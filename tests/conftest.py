@@ -50,21 +50,6 @@ def target(request: pytest.FixtureRequest, warehouse: Path) -> Path | str:
     return warehouse
 
 
-MODELS_ON_POSTGRES = pytest.mark.xfail(
-    strict=True,
-    reason="the SQL models are written in DuckDB's dialect; building them on Postgres "
-    "is the models' own change (strict: this fails once they build, drop the mark then)",
-)
-
-
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=MODELS_ON_POSTGRES)])
-def models_target(request: pytest.FixtureRequest, warehouse: Path) -> Path | str:
-    """`target` for a test that also builds the models and runs the audits."""
-    if request.param == "postgres":
-        return str(request.getfixturevalue("postgres_url"))
-    return warehouse
-
-
 @pytest.fixture
 def simulator() -> Iterator[Simulator]:
     with Simulator(appointments=SMALL_N, seed=7) as sim:

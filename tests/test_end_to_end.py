@@ -18,8 +18,7 @@ def both(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
     return simulator
 
 
-def test_sync_builds_models_whose_audits_pass(both: Simulator, models_target: Target, capsys):
-    target = models_target
+def test_sync_builds_models_whose_audits_pass(both: Simulator, target: Target, capsys):
     assert main(["sync"]) == 0
     assert main(["check"]) == 0
 
@@ -35,9 +34,8 @@ def test_sync_builds_models_whose_audits_pass(both: Simulator, models_target: Ta
 
 
 def test_one_source_down_does_not_block_the_other(
-    both: Simulator, models_target: Target, monkeypatch: pytest.MonkeyPatch, capsys
+    both: Simulator, target: Target, monkeypatch: pytest.MonkeyPatch, capsys
 ):
-    target = models_target
     monkeypatch.setenv("SOURCES__PEXIP_ENGAGE__CLIENT_SECRET", "not-the-secret")
 
     assert main(["sync"]) == 1
@@ -50,10 +48,9 @@ def test_one_source_down_does_not_block_the_other(
     )
 
 
-def test_check_fails_on_a_planted_violation(both: Simulator, models_target: Target, capsys):
+def test_check_fails_on_a_planted_violation(both: Simulator, target: Target, capsys):
     """A status the mapping does not know fails the check (severity error); an appointment
     ending before it starts is a warning only."""
-    target = models_target
     assert main(["sync"]) == 0
     execute(
         target,
@@ -73,10 +70,7 @@ def test_check_fails_on_a_planted_violation(both: Simulator, models_target: Targ
     assert "FAIL  assert_status_in_vocabulary: 1 row breaks the rule" in capsys.readouterr().out
 
 
-def test_status_and_export_after_a_sync(
-    both: Simulator, models_target: Target, tmp_path: Path, capsys
-):
-    target = models_target
+def test_status_and_export_after_a_sync(both: Simulator, target: Target, tmp_path: Path, capsys):
     assert main(["sync", "--source", "pexip_engage"]) == 0
     capsys.readouterr()
 
@@ -91,9 +85,7 @@ def test_status_and_export_after_a_sync(
     assert len(lines) == both.pexip.count() + 1  # header + one line per appointment
 
 
-def test_feeds_and_the_report_read_the_warehouse(
-    both: Simulator, models_target: Target, tmp_path: Path
-):
+def test_feeds_and_the_report_read_the_warehouse(both: Simulator, target: Target, tmp_path: Path):
     """On Postgres there is no published copy: both read the server."""
     from pipelines.publish.feeds import read_manifest
     from pipelines.publish.reading import open_reader, reader_database

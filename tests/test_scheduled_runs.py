@@ -133,7 +133,7 @@ def test_a_killed_holder_never_blocks_the_next_run(
     # a lock file's record names a PID that is gone; a server ends the session's lock
     wait_until(lambda: lock_holder() is None, "the killed holder's lock to go")
 
-    after = apptsync("sync", "--no-models")
+    after = apptsync("sync")
 
     assert after.returncode == 0, after.stderr
     assert scalar(target, "select count(*) from pexip_engage.appointments") == 300
