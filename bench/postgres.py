@@ -85,7 +85,7 @@ def render(n: int, runs: dict[str, Run], load: float) -> str:
     ]
     rows = (
         ("peer (rest_api into Postgres, defaults: insert-values)", ("pg_peer",), n),
-        ("apptsync full — pexip (COPY from Arrow via csv)", ("pg_full_pexip",), n),
+        ("apptsync full — pexip (Parquet via ADBC binary COPY)", ("pg_full_pexip",), n),
         ("apptsync full — valomnia", ("pg_full_valomnia",), n),
         ("apptsync full — total", ("pg_full_pexip", "pg_full_valomnia"), 2 * n),
         ("apptsync models on Postgres", ("pg_models",), 0),

@@ -12,9 +12,9 @@ What differs from a DuckDB file:
   the lock when the holder's connection ends (a `kill -9` too). The holder's session carries
   `application_name = "apptsync <command> <pid>@<host>"`, so a process turned away can say who
   holds it (from `pg_locks` and `pg_stat_activity`);
-- dlt loads through Postgres' `COPY … FROM STDIN` (dlt's `csv` loader file format, which
-  dlt's normalizer writes straight from the extract's Arrow tables), never through its
-  default INSERT statements;
+- dlt loads Parquet files (written straight from the extract's Arrow tables) through the
+  ADBC driver's binary `COPY`, never through its default INSERT statements; dlt's `csv`
+  COPY path would load an empty text as null (its `FORCE_NULL`);
 - no published copy: readers (feeds, the report, BI tools) read the server.
 """
 
@@ -242,11 +242,15 @@ def _parse_application(name: str, started: Any, backend_pid: int) -> dict[str, A
 
 class PostgresDestination(Destination):
     name: ClassVar[str] = "postgres"
-    loader_file_format: ClassVar[TLoaderFileFormat] = "csv"
+    loader_file_format: ClassVar[TLoaderFileFormat] = "parquet"
     publishes: ClassVar[bool] = False
 
     def dlt_destination(self) -> Any:
-        return dlt.destinations.postgres(credentials=credentials())
+        # the preferred format, not only `run(loader_file_format=…)`: that reaches a resource's
+        # own table, while the child tables it routes rows to take the destination's preference
+        return dlt.destinations.postgres(
+            credentials=credentials(), preferred_loader_file_format=self.loader_file_format
+        )
 
     def location(self) -> str:
         return str(credentials())
