@@ -60,7 +60,7 @@ def make_pipeline(source: str) -> Pipeline:
     honours DLT_DATA_DIR."""
     # Child rows are matched to their appointment's load; Arrow tables need this switched on.
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
-    # dlt gzips the files it hands the loader (csv for Postgres' COPY): two thirds of the
+    # dlt gzips the text files it hands the loader (jsonl, csv, SQL): two thirds of the
     # normalize step's CPU, for files that are loaded from this disk and deleted at once
     if dlt.config.get(NO_COMPRESSION) is None:
         dlt.config[NO_COMPRESSION] = True
