@@ -1,4 +1,5 @@
-"""Events first: simulator webhooks → receiver → spool → sync → a real DuckDB file."""
+"""Events first: simulator webhooks → receiver → spool → sync → a real DuckDB file (and,
+for the merge rules, a Postgres database)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pipelines.webhooks.settings import WebhookSettings
 from pipelines.webhooks.spool import DONE, READY
 from tests.cli_helpers import apptsync
 from tests.holder_helpers import Holder
-from tests.utils import assert_ok, rows, scalar
+from tests.utils import Target, assert_ok, rows, scalar
 from tests.webhook_helpers import (
     DATASET,
     FAST_RETRIES,
@@ -22,6 +23,7 @@ from tests.webhook_helpers import (
     assert_warehouse_is_the_api,
     configure_webhooks,
     envelope,
+    iso_millis,
     post,
     receiver,
     spooled_ids,
@@ -96,14 +98,14 @@ def test_events_land_with_the_tables_hints_and_leave_the_cursor_where_it_was(
     assert_warehouse_is_the_api(pexip, warehouse)
 
 
-def notes(warehouse: Path, ident: str) -> str | None:
+def notes(warehouse: Target, ident: str) -> str | None:
     return scalar(
         warehouse, f"select internal_notes from {DATASET}.appointments where id = ?", ident
     )
 
 
 def test_duplicated_and_reordered_deliveries_end_exactly_at_the_api_state(
-    pexip: Simulator, hooks: WebhookSettings, warehouse: Path
+    pexip: Simulator, target: Target, hooks: WebhookSettings
 ):
     ids = pexip.pexip.ids()[:6]
     with receiver(hooks) as url:
@@ -119,39 +121,39 @@ def test_duplicated_and_reordered_deliveries_end_exactly_at_the_api_state(
         result = sync()
 
         assert result.rows["appointments"] == 6
-        assert {notes(warehouse, i) for i in ids} == {"Revision 3"}
-        assert_warehouse_is_the_api(pexip, warehouse)
+        assert {notes(target, i) for i in ids} == {"Revision 3"}
+        assert_warehouse_is_the_api(pexip, target)
 
         for event in sender.events[:6]:  # the vendor sends a few again, much later
             assert post(url, envelope(event["data"], event["id"], event["type"])) == 200
         again = sync()
 
     assert "appointments" not in again.rows
-    assert_warehouse_is_the_api(pexip, warehouse)
+    assert_warehouse_is_the_api(pexip, target)
     assert pexip.request_count("pexip") == 0
 
 
 def test_an_event_older_than_the_row_is_ignored(
-    pexip: Simulator, hooks: WebhookSettings, warehouse: Path
+    pexip: Simulator, target: Target, hooks: WebhookSettings
 ):
     ident = pexip.pexip.ids()[0]
     old = pexip.pexip.get(ident)
     pexip.pexip.tick(5)
     pexip.pexip.update([ident])
     sync(full_scan=True)
-    assert notes(warehouse, ident) == "Revision 1"
+    assert notes(target, ident) == "Revision 1"
 
     with receiver(hooks) as url:
         assert post(url, envelope(old, "evt-late-1")) == 200
     result = sync()
 
     assert "appointments" not in result.rows
-    assert notes(warehouse, ident) == "Revision 1"
-    assert_warehouse_is_the_api(pexip, warehouse)
+    assert notes(target, ident) == "Revision 1"
+    assert_warehouse_is_the_api(pexip, target)
 
 
 def test_a_deletion_event_marks_the_row_and_a_late_update_does_not_revive_it(
-    pexip: Simulator, hooks: WebhookSettings, warehouse: Path
+    pexip: Simulator, target: Target, hooks: WebhookSettings
 ):
     doomed = pexip.pexip.ids()[:2]
     before = pexip.pexip.get(doomed[0])
@@ -168,15 +170,16 @@ def test_a_deletion_event_marks_the_row_and_a_late_update_does_not_revive_it(
         late = sync()
 
     assert deleted.marked_deleted == 2
-    marks = rows(
-        warehouse,
-        f"""select id, strftime(deleted_at, '%Y-%m-%dT%H:%M:%S.%g') || 'Z'
-            from {DATASET}.appointments where deleted_at is not null order by id""",
+    marked = rows(
+        target,
+        f"select id, deleted_at from {DATASET}.appointments "
+        "where deleted_at is not null order by id",
     )
+    marks = [(ident, iso_millis(stamp)) for ident, stamp in marked]
     stamp = sender.events[0]["data"]["updatedAt"]
     assert marks == [(i, stamp) for i in sorted(doomed)]
     assert late.marked_deleted == 0 and "appointments" not in late.rows
-    assert_warehouse_is_the_api(pexip, warehouse)  # rows marked deleted are left out
+    assert_warehouse_is_the_api(pexip, target)  # rows marked deleted are left out
     assert pexip.request_count("pexip") == 0
 
 

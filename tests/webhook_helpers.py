@@ -7,6 +7,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from pipelines.webhooks.receiver import background_receiver
 from pipelines.webhooks.settings import WebhookSettings, configured_webhook_settings
 from pipelines.webhooks.spool import ACTIVE, DONE, READY, REJECTED
 from tests.cli_helpers import APPTSYNC
-from tests.utils import configure_pexip, rows
+from tests.utils import Target, configure_pexip, rows
 
 DATASET = "pexip_engage"
 SECTION = "sources.pexip_engage"
@@ -125,18 +126,24 @@ def api_state(sim: Simulator) -> set[tuple[str, str, str | None]]:
     return {(r["id"], r["updatedAt"], r.get("internalNotes")) for r in sim.pexip.records()}
 
 
-def warehouse_state(warehouse: Path) -> set[tuple[str, str, str | None]]:
+def iso_millis(stamp: datetime) -> str:
+    """A loaded timestamp as the API writes it (UTC, milliseconds, `Z`), whichever
+    destination returned it (naive UTC or aware)."""
+    utc = stamp.astimezone(UTC) if stamp.tzinfo else stamp
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def warehouse_state(warehouse: Target) -> set[tuple[str, str, str | None]]:
     """The same triple for every row of the warehouse not marked deleted."""
-    return set(
-        rows(
-            warehouse,
-            f"""select id, strftime(updated_at, '%Y-%m-%dT%H:%M:%S.%g') || 'Z', internal_notes
-                from {DATASET}.appointments where deleted_at is null""",
-        )
+    got = rows(
+        warehouse,
+        f"select id, updated_at, internal_notes from {DATASET}.appointments "
+        "where deleted_at is null",
     )
+    return {(ident, iso_millis(updated), notes) for ident, updated, notes in got}
 
 
-def child_counts_per_appointment(warehouse: Path) -> dict[str, tuple[int, int]]:
+def child_counts_per_appointment(warehouse: Target) -> dict[str, tuple[int, int]]:
     """appointment id -> (participants, answers) in the warehouse."""
     got = rows(
         warehouse,
@@ -157,7 +164,7 @@ def api_child_counts(sim: Simulator) -> dict[str, tuple[int, int]]:
     }
 
 
-def assert_warehouse_is_the_api(sim: Simulator, warehouse: Path) -> None:
+def assert_warehouse_is_the_api(sim: Simulator, warehouse: Target) -> None:
     assert warehouse_state(warehouse) == api_state(sim)
     assert child_counts_per_appointment(warehouse) == api_child_counts(sim)
     dupes = rows(
