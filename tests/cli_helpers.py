@@ -143,9 +143,12 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
-def run_on_terminal(*args: str, until: str, then: Callable[[], None], **extra_env: str) -> str:
+def run_on_terminal(
+    *args: str, until: str | re.Pattern[str], then: Callable[[], None], **extra_env: str
+) -> str:
     """Run `apptsync ARGS` with a pseudo-terminal as stdout and stderr; once its screen
-    output shows `until`, call `then()`; return everything it wrote, ANSI codes removed."""
+    output shows `until` (a text or a pattern), call `then()`; return everything it wrote,
+    ANSI codes removed."""
     import pty
     import select
 
@@ -171,7 +174,8 @@ def run_on_terminal(*args: str, until: str, then: Callable[[], None], **extra_en
                 if not chunk:
                     break
                 screen += chunk
-            if not called and until in strip_ansi(screen.decode("utf-8", "replace")):
+            shown = strip_ansi(screen.decode("utf-8", "replace"))
+            if not called and (until in shown if isinstance(until, str) else until.search(shown)):
                 called = True
                 then()
             if process.poll() is not None and not ready:
