@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from ledger import ledger_row
 from limit import save_pages
 from report import Run, machine, render, targets
 from sim import (
@@ -50,7 +50,6 @@ from sim import (
     read_valomnia,
 )
 
-from pipelines.ops.ledger import QUALIFIED as LEDGER
 from pipelines.sources.pexip_engage.settings import DEFAULT_PAGE_SIZE as PEXIP_PAGE_SIZE
 from pipelines.sources.valomnia.settings import DEFAULT_PAGE_SIZE as VALOMNIA_PAGE_SIZE
 
@@ -336,21 +335,6 @@ class Bench:
                 self.publish("publish_incremental")
         if "latency" in only:
             self.latency()
-
-
-def ledger_row(warehouse: Path, source: str) -> dict[str, Any] | None:
-    """The run ledger's row of the source's latest run (`ops.sync_runs`): what the sync
-    itself counted (requests exclude tokens and logins), beside the simulator's count."""
-    if not warehouse.exists():
-        return None
-    columns = ("requests", "retries", "drift_passes", "api_total", "rows_loaded", "seconds")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute(
-            f"select {', '.join(columns)} from {LEDGER} where source = ? "
-            "order by finished_at desc limit 1",
-            [source],
-        ).fetchone()
-    return dict(zip(columns, row, strict=True)) if row else None
 
 
 def available_mib() -> float:
