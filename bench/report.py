@@ -159,7 +159,9 @@ def _request_lines(fig: dict[str, Any]) -> list[str]:
         f"(N / {fig.get('granted_page_size')}) + a handful = {fig['requests_target']:,}:",
     ]
     for key, label in found:
-        lines.append(f"- {label}: {fig[f'{key}_requests']:,} / {fig.get(f'{key}_ledger_requests')}")
+        ledger = fig.get(f"{key}_ledger_requests")
+        counted = "—" if ledger is None else f"{ledger:,}"
+        lines.append(f"- {label}: {fig[f'{key}_requests']:,} / {counted}")
     return lines
 
 
