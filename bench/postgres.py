@@ -1,9 +1,9 @@
 """`make bench`, Postgres part: apptsync's full sync into Postgres against dlt's `rest_api`
 into Postgres with its defaults, side by side, and the SQL models' build time there.
 
-Environment (as bench/run.py): BENCH_N (100000), BENCH_PAGE_SIZE (100), BENCH_SEED (42),
-BENCH_KEEP; and BENCH_PG_PEER_MAX_N: measure the peer on the first N appointments only and
-extrapolate linearly (default: the full N).
+Environment (as bench/run.py): BENCH_N (100000), BENCH_PAGE_SIZE and BENCH_VALOMNIA_PAGE_SIZE
+(the sources' own), BENCH_SEED (42), BENCH_KEEP; and BENCH_PG_PEER_MAX_N: measure the peer
+on the first N appointments only and extrapolate linearly (default: the full N).
 
 A throwaway Postgres cluster (Debian's server binaries, as the tests start it:
 tests/postgres_server.py) on a free loopback port, a fresh database per run, stopped at the
@@ -62,7 +62,7 @@ class PostgresBench(Bench):
             "kind": "peer",
             "url": self.sim.url,
             "token": pexip_token(self.sim.url),
-            "page_size": s.page_size,
+            "page_size": self.granted or s.page_size,
             "database": "",
             "postgres": url,
             "parquet": False,

@@ -58,12 +58,13 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 def render(fig: dict[str, Any], runs: dict[str, Run]) -> str:
     n, limit, full = fig["n"], fig["limit_s"], fig.get("full_pexip_s")
     lines = [
-        f"## apptsync benchmark — N = {n:,} appointments per source, page size "
-        f"{fig['page_size']} ({fig['pages']:,} pages per source)",
+        f"## apptsync benchmark — N = {n:,} appointments per source; Pexip page size "
+        f"{fig['page_size']} asked, {fig.get('granted_page_size')} granted "
+        f"({fig['pages']:,} pages); Valomnia page size {fig.get('valomnia_page_size')}",
         "",
         "| run | seconds | appointments/s | peak RSS MiB | × limit | × apptsync full (pexip) "
-        "| CPU s: run / simulator |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| CPU s: run / simulator | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
     def row(label: str, names: tuple[str, ...], appointments: int, note: str = "") -> None:
@@ -72,7 +73,7 @@ def render(fig: dict[str, Any], runs: dict[str, Run]) -> str:
             return
         failed = [r for r in picked if r and r.error]
         if failed:
-            lines.append(f"| {label} | failed: {failed[0].error[:120]} | | | | | |")
+            lines.append(f"| {label} | failed: {failed[0].error[:120]} | | | | | | |")
             return
         secs = sum(r.seconds for r in picked if r)
         rss = max(r.peak_rss_mib for r in picked if r)
@@ -80,10 +81,11 @@ def render(fig: dict[str, Any], runs: dict[str, Run]) -> str:
         vs_full = secs / full if full else None
         cpu = sum(r.detail.get("cpu_s", 0.0) for r in picked if r)
         sim_cpu = sum(r.detail.get("simulator_cpu_s", 0.0) for r in picked if r)
+        load = max(r.detail.get("loadavg_1min_before", 0.0) for r in picked if r)
         lines.append(
             f"| {label}{note} | {_fmt(secs)} | {_fmt(appointments / secs if secs else None, 0)} "
             f"| {_fmt(rss, 0)} | {_fmt(vs_limit)} | {_fmt(vs_full)} "
-            f"| {cpu:.1f} / {sim_cpu:.1f} |"
+            f"| {cpu:.1f} / {sim_cpu:.1f} | {load:.2f} |"
         )
 
     def extrapolated(name: str) -> str:
@@ -105,19 +107,22 @@ def render(fig: dict[str, Any], runs: dict[str, Run]) -> str:
     if fig.get("latency_floor_s") is not None:
         floor = fig["latency_floor_s"]
         lines.append(
-            f"| latency floor (pages × 50 ms / 4) | {_fmt(floor)} | {_fmt(n / floor, 0)} | | | | |"
+            f"| latency floor (pages × 50 ms / 4) | {_fmt(floor)} | {_fmt(n / floor, 0)} "
+            "| | | | | |"
         )
     if fig.get("pages_fetch_s"):
         f = fig["pages_fetch_s"]
         lines.append(
             f"| (untimed: first read of the pexip pages, 4 concurrent, cold simulator) "
-            f"| {_fmt(f)} | {_fmt(n / f, 0)} | | | | |"
+            f"| {_fmt(f)} | {_fmt(n / f, 0)} | | | | | |"
         )
     lines += ["", "Incremental / full:"]
     for api, key in (("pexip", "pexip"), ("valomnia", "valomnia")):
         inc, ful = fig.get(f"incremental_{key}_s"), fig.get(f"full_{key}_s")
         if inc is not None and ful:
             lines.append(f"- {api}: {inc:.2f} s / {ful:.2f} s = {100 * inc / ful:.1f}%")
+    lines += _request_lines(fig)
+    lines += _latency_lines(fig)
     lines += _publish_lines(fig)
     lines += ["", "Targets (the issue's; at N = 100,000 they are the ones that count):"]
     for t in fig.get("targets", []):
@@ -135,6 +140,42 @@ def render(fig: dict[str, Any], runs: dict[str, Run]) -> str:
         f"1-minute load average at the start: {fig.get('loadavg_1min_at_start', '—')}.",
     ]
     return "\n".join(lines)
+
+
+def _request_lines(fig: dict[str, Any]) -> list[str]:
+    labels = (
+        ("full_pexip", "full Pexip sync"),
+        ("incremental_pexip", "incremental Pexip sync"),
+        ("latency", "latency run"),
+        ("full_valomnia", "full Valomnia sync"),
+    )
+    found = [(key, label) for key, label in labels if fig.get(f"{key}_requests") is not None]
+    if not found:
+        return []
+    lines = [
+        "",
+        "Appointments requests per sync (tokens excluded), simulator / run ledger "
+        f"(`ops.sync_runs.requests`); Pexip target ≤ {fig['pages']:,} pages "
+        f"(N / {fig.get('granted_page_size')}) + a handful = {fig['requests_target']:,}:",
+    ]
+    for key, label in found:
+        ledger = fig.get(f"{key}_ledger_requests")
+        counted = "—" if ledger is None else f"{ledger:,}"
+        lines.append(f"- {label}: {fig[f'{key}_requests']:,} / {counted}")
+    return lines
+
+
+def _latency_lines(fig: dict[str, Any]) -> list[str]:
+    lat, floor, full = fig.get("latency_s"), fig.get("latency_floor_s"), fig.get("full_pexip_s")
+    if lat is None or not floor:
+        return []
+    line = f"- latency run {lat:.2f} s = {lat / floor:.2f}× its floor ({floor:.2f} s)"
+    if full:
+        line += (
+            f"; {lat / full:.2f}× the full Pexip sync without latency ({full:.2f} s), "
+            f"{lat - full:+.2f} s"
+        )
+    return ["", "Latency:", line]
 
 
 def _publish_lines(fig: dict[str, Any]) -> list[str]:
@@ -206,6 +247,13 @@ def targets(fig: dict[str, Any], previous: dict[int, dict[str, Any]]) -> list[di
     publish, full_both = fig.get("publish_s"), fig.get("full_s")
     pct = 100 * publish / full_both if publish is not None and full_both else None
     add("publish ≤ 25% of a full sync", pct, pct is not None and pct <= 25, "{:.1f}%")
+    requests, target = fig.get("full_pexip_requests"), fig.get("requests_target")
+    add(
+        f"requests per full Pexip sync ≤ N / granted + 5 (= {target})",
+        requests,
+        requests is not None and target is not None and requests <= target,
+        "{:,}",
+    )
     lat, floor = fig.get("latency_s"), fig.get("latency_floor_s")
     r = lat / floor if lat and floor else None
     add("latency ≤ 1.2× floor", r, r is not None and r <= 1.2, "{:.2f}×")

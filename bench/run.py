@@ -8,7 +8,10 @@ Environment:
     BENCH_PEER_MAX_N   measure peer/peer_parquet on the first N appointments only and
                        extrapolate linearly (default: the full BENCH_N, except that `peer`
                        is capped so its memory fits the machine, see PEER_MIB_PER_APPOINTMENT)
-    BENCH_PAGE_SIZE    page size of every client: apptsync, peer, the saved pages (100)
+    BENCH_PAGE_SIZE    Pexip page size asked for by every client: apptsync, peer, the saved
+                       pages (default: the source's own, pexip_engage.settings.DEFAULT_PAGE_SIZE);
+                       page counts use what the simulator grants (`meta.limit`)
+    BENCH_VALOMNIA_PAGE_SIZE  Valomnia page size (default: the source's own)
     BENCH_SEED         simulator seed (42)
     BENCH_PROFILE      comma list of runs to profile with pyinstrument, e.g. full_pexip
                        (needs `pip install pyinstrument`; distorts that run's timing)
@@ -32,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledger import ledger_row
 from limit import save_pages
 from report import Run, machine, render, targets
 from sim import (
@@ -40,10 +44,14 @@ from sim import (
     VALOMNIA_PASSWORD,
     VALOMNIA_USERNAME,
     SimulatorProcess,
+    granted_page_size,
     pages_needed,
     pexip_token,
     read_valomnia,
 )
+
+from pipelines.sources.pexip_engage.settings import DEFAULT_PAGE_SIZE as PEXIP_PAGE_SIZE
+from pipelines.sources.valomnia.settings import DEFAULT_PAGE_SIZE as VALOMNIA_PAGE_SIZE
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
@@ -51,6 +59,9 @@ STEPS = ("limit", "peer", "peer_parquet", "full", "publish", "incremental", "lat
 LATENCY_MS = 50
 PEXIP_CONCURRENCY_LIMIT = 4
 CHANGED_FRACTION = 0.01
+# The issue's target for a full Pexip sync: at most N / granted page size requests, plus a
+# handful (a refused page size halved, a retry, a drift pass).
+REQUESTS_HANDFUL = 5
 # `peer` (dlt's insert-values loader on DuckDB) peaks in its load step at about 0.3 MiB per
 # appointment: 2,182 MiB at N=5,000, 3,500-4,200 at 10,000, 6,838 at 20,000, 9,352 at 30,000
 # (dlt 1.31, DuckDB 2.0). At 100,000 that is ~30 GiB, more than this 24 GiB box, so by default
@@ -77,6 +88,7 @@ class Settings:
     only: tuple[str, ...]
     peer_max_n: int | None
     page_size: int
+    valomnia_page_size: int
     seed: int
     profile: tuple[str, ...]
     keep: bool
@@ -105,7 +117,8 @@ class Settings:
             n=n,
             only=only or STEPS,
             peer_max_n=int(peer_max) if peer_max else None,
-            page_size=int(os.environ.get("BENCH_PAGE_SIZE", "100")),
+            page_size=int(os.environ.get("BENCH_PAGE_SIZE", PEXIP_PAGE_SIZE)),
+            valomnia_page_size=int(os.environ.get("BENCH_VALOMNIA_PAGE_SIZE", VALOMNIA_PAGE_SIZE)),
             seed=int(os.environ.get("BENCH_SEED", "42")),
             profile=profile,
             keep=bool(os.environ.get("BENCH_KEEP")),
@@ -119,6 +132,12 @@ class Bench:
     work: Path
     runs: dict[str, Run] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    granted: int = 0
+    """The Pexip page size the simulator grants for `settings.page_size` (`meta.limit`)."""
+
+    @property
+    def pexip_pages(self) -> int:
+        return pages_needed(self.settings.n, self.granted or self.settings.page_size)
 
     # --- child processes ---------------------------------------------------------------------
 
@@ -191,6 +210,7 @@ class Bench:
     def apptsync_env(self, workspace: Path) -> dict[str, str]:
         """Configured like tests/conftest.py, with production defaults but the page size."""
         url, size = self.sim.url, str(self.settings.page_size)
+        valomnia_size = str(self.settings.valomnia_page_size)
         env = self.base_env(workspace)
         pexip = {
             "BASE_URL": url,
@@ -204,7 +224,7 @@ class Bench:
             "BASE_URL": url,
             "USERNAME": VALOMNIA_USERNAME,
             "PASSWORD": VALOMNIA_PASSWORD,
-            "PAGE_SIZE": size,
+            "PAGE_SIZE": valomnia_size,
         }
         env.update({f"SOURCES__PEXIP_ENGAGE__{k}": v for k, v in pexip.items()})
         env.update({f"SOURCES__VALOMNIA__{k}": v for k, v in valomnia.items()})
@@ -217,6 +237,7 @@ class Bench:
             name, {"kind": "sync", "source": source}, self.apptsync_env(workspace), workspace
         )
         run.detail["api_requests"] = self.sim.requests(api) - before
+        run.detail["ledger"] = ledger_row(workspace / "warehouse.duckdb", source)
         return run
 
     # --- the steps ---------------------------------------------------------------------------
@@ -225,13 +246,15 @@ class Bench:
         """Read both collections once, untimed: the simulator then serves from its byte cache
         (when the collection fits in it), so its CPU takes little from the measured runs."""
         s, pages = self.settings, self.work / "pages"
+        self.granted = granted_page_size(self.sim.url, s.page_size)
+        self.extra["pexip_granted_page_size"] = self.granted
         started = time.perf_counter()
-        saved = save_pages(self.sim.url, s.n, s.page_size, pages)
+        saved = save_pages(self.sim.url, s.n, self.granted, pages)
         self.extra["pages_fetch_s"] = round(time.perf_counter() - started, 3)
         self.extra["pages_saved_records"] = saved
         self.extra["pages_bytes"] = sum(p.stat().st_size for p in pages.iterdir())
         started = time.perf_counter()
-        self.extra["valomnia_warm_records"] = read_valomnia(self.sim.url, s.n, s.page_size)
+        self.extra["valomnia_warm_records"] = read_valomnia(self.sim.url, s.n, s.valomnia_page_size)
         self.extra["valomnia_fetch_s"] = round(time.perf_counter() - started, 3)
         print(
             f"  simulator warmed: pexip {self.extra['pages_fetch_s']:.1f} s, "
@@ -254,7 +277,7 @@ class Bench:
             "kind": "peer",
             "url": self.sim.url,
             "token": pexip_token(self.sim.url),
-            "page_size": s.page_size,
+            "page_size": self.granted or s.page_size,
             "database": str(workspace / "warehouse.duckdb"),
             "parquet": parquet,
             "max_records": peer_n if peer_n < s.n else None,
@@ -290,8 +313,8 @@ class Bench:
             self.sync("latency", "pexip_engage", self.work / "latency")
         finally:
             self.sim.admin("pexip", "faults", {"clear": True})
-        pages = pages_needed(self.settings.n, self.settings.page_size)
-        self.extra["latency_floor_s"] = pages * LATENCY_MS / 1000 / PEXIP_CONCURRENCY_LIMIT
+        floor = self.pexip_pages * LATENCY_MS / 1000 / PEXIP_CONCURRENCY_LIMIT
+        self.extra["latency_floor_s"] = floor
 
     def run(self) -> None:
         only = self.settings.only
@@ -391,7 +414,9 @@ def summarize(bench: Bench) -> dict[str, Any]:
         "latency_floor_s": bench.extra.get("latency_floor_s"),
         "peak_rss_mib": round(max(r.peak_rss_mib for r in apptsync), 1) if apptsync else None,
         "page_size": s.page_size,
-        "pages": pages_needed(s.n, s.page_size),
+        "granted_page_size": bench.granted,
+        "valomnia_page_size": s.valomnia_page_size,
+        "pages": bench.pexip_pages,
         "seed": s.seed,
         "peer_measured_n": runs["peer"].measured_n or s.n if "peer" in runs else None,
         "peer_parquet_measured_n": (
@@ -403,12 +428,26 @@ def summarize(bench: Bench) -> dict[str, Any]:
         "incremental_valomnia_s": seconds("incremental_valomnia"),
         "publish_s": seconds("publish"),
         "publish_incremental_s": seconds("publish_incremental"),
+        **request_detail(runs, bench.pexip_pages),
         **publish_detail(runs),
         **bench.extra,
         "machine": machine(),
         "runs": {name: asdict(run) for name, run in runs.items()},
     }
     figures["targets"] = targets(figures, previous_runs(s.n))
+    return figures
+
+
+def request_detail(runs: dict[str, Run], pages: int) -> dict[str, Any]:
+    """Requests per sync: the simulator's count of appointments requests, and the ledger's
+    (`ops.sync_runs.requests`, what the sync counted itself); both exclude tokens."""
+    figures: dict[str, Any] = {"requests_target": pages + REQUESTS_HANDFUL}
+    for name in ("full_pexip", "incremental_pexip", "latency", "full_valomnia"):
+        run = runs.get(name)
+        if run is None or run.error:
+            continue
+        figures[f"{name}_requests"] = run.detail.get("api_requests")
+        figures[f"{name}_ledger_requests"] = (run.detail.get("ledger") or {}).get("requests")
     return figures
 
 

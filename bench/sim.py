@@ -140,6 +140,16 @@ def pexip_token(url: str) -> str:
     return str(response.json()["access_token"])
 
 
+def granted_page_size(url: str, asked: int) -> int:
+    """The page size the Pexip API grants for `asked`, read back from `meta.limit` of one
+    first page, as the sync does: every page count of the benchmark is based on it."""
+    headers = {"Authorization": f"Bearer {pexip_token(url)}"}
+    params = {"offset": 0, "limit": asked}
+    response = httpx.get(url + PEXIP_APPOINTMENTS, params=params, headers=headers, timeout=60)
+    response.raise_for_status()
+    return int(response.json()["meta"]["limit"])
+
+
 def read_valomnia(url: str, n: int, page_size: int, concurrency: int = 4) -> int:
     """Every Valomnia page once, by offset (untimed: it fills the simulator's byte cache)."""
     with httpx.Client(base_url=url, timeout=60) as client:
