@@ -226,28 +226,15 @@ class ApiClient:
                 error = ApiError(no_answer(method, shown, exc), url=shown, url_key=url_key)
                 raise Retryable(error) from None
             if response.status_code in RETRYABLE_STATUSES:
-                message = redactor.redact(self.error_message(response))
                 raise Retryable(
-                    ApiError(
-                        f"{method} {shown} failed: {message}",
-                        status=response.status_code,
-                        url=shown,
-                        detail=message,
-                    ),
+                    self._error(response, shown, method=method),
                     parse_retry_after(response.headers.get("Retry-After")),
                 )
             return response
 
         response = self.retry.run(attempt)
         if url_key is not None and response.status_code in NO_SUCH_ENDPOINT:
-            message = redactor.redact(self.error_message(response))
-            raise ApiError(
-                f"{method} {shown} failed: {message}",
-                status=response.status_code,
-                url=shown,
-                detail=message,
-                url_key=url_key,
-            )
+            raise self._error(response, shown, method=method, url_key=url_key)
         return response
 
     def _counted(
@@ -309,14 +296,24 @@ class ApiClient:
             )
             raise Retryable(error) from None
 
-    def _error(self, response: httpx.Response, shown: str, correlation_id: str) -> ApiError:
+    def _error(
+        self,
+        response: httpx.Response,
+        shown: str,
+        correlation_id: str | None = None,
+        *,
+        method: str = "GET",
+        url_key: str | None = None,
+    ) -> ApiError:
+        """The error of an answer that failed: the API's own message, redacted."""
         message = redactor.redact(self.error_message(response))
         return ApiError(
-            f"GET {shown} failed: {message}",
+            f"{method} {shown} failed: {message}",
             status=response.status_code,
             correlation_id=correlation_id,
             url=shown,
             detail=message,
+            url_key=url_key,
         )
 
 
