@@ -41,6 +41,13 @@ class ApiError(RuntimeError):
             text += f"; check config key '{url_key}' ({env_name(url_key)})"
         super().__init__(text)
 
+    def restated(self, context: str) -> ApiError:
+        """This failure as the step it broke (a token fetch, a login) tells it: `context`
+        before the message, the same status, URL and config key."""
+        return ApiError(
+            f"{context}: {self.message}", status=self.status, url=self.url, url_key=self.url_key
+        )
+
 
 class AuthError(ApiError):
     """Credentials were refused: retrying cannot help."""

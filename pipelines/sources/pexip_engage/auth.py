@@ -7,7 +7,7 @@ import orjson
 
 from pipelines.extract.credentials import Credential, SharedCredential
 from pipelines.extract.errors import shown_url
-from pipelines.extract.http import ApiClient, ApiError, AuthError, GaveUp, default_error_message
+from pipelines.extract.http import ApiClient, AuthError, GaveUp, default_error_message
 from pipelines.redaction import get_logger, redactor
 from pipelines.sources.pexip_engage.settings import KEY, TOKEN_REFRESH_MARGIN_SECONDS
 
@@ -57,12 +57,7 @@ class ClientCredentialsAuth:
             # a token URL where nothing answers, or that is no endpoint, fails naming the key
             response = client.send("POST", self.token_url, data=form, url_key=f"{KEY}.token_url")
         except GaveUp as failed:
-            raise ApiError(
-                f"cannot get a Pexip Engage token: {failed.message}",
-                status=failed.status,
-                url=failed.url,
-                url_key=failed.url_key,
-            ) from None
+            raise failed.restated("cannot get a Pexip Engage token") from None
         if response.status_code != 200:
             message = redactor.redact(default_error_message(response))
             raise AuthError(

@@ -63,12 +63,7 @@ class SessionAuth:
             # a tenant URL where nothing answers, or without a login page, fails naming the key
             response = client.send("POST", url, data=form, url_key=f"{KEY}.base_url")
         except GaveUp as failed:
-            raise ApiError(
-                f"cannot log in to Valomnia: {failed.message}",
-                status=failed.status,
-                url=failed.url,
-                url_key=failed.url_key,
-            ) from None
+            raise failed.restated("cannot log in to Valomnia") from None
         token = response.cookies.get(SESSION_COOKIE)
         location = response.headers.get("Location", "") if response.is_redirect else ""
         if not _is_success_location(location):
