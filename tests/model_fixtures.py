@@ -94,6 +94,16 @@ RAW_TABLES: dict[tuple[str, str], list[tuple[str, str]]] = {
 LOAD_ID = "1700000000.000001"
 
 
+def write_models(root: Path, models: dict[str, str]) -> Path:
+    """Write `{"schema/name": sql}` under `root/sql/` and return that folder."""
+    sql_dir = root / "sql"
+    for name, sql in models.items():
+        path = sql_dir / f"{name}.sql"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sql)
+    return sql_dir
+
+
 def ts(text: str) -> datetime:
     """A UTC timestamp from 'YYYY-MM-DD HH:MM[:SS]'."""
     fmt = "%Y-%m-%d %H:%M:%S" if text.count(":") == 2 else "%Y-%m-%d %H:%M"

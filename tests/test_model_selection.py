@@ -23,7 +23,7 @@ from pipelines.models import (
     run_audits,
     select,
 )
-from tests.model_fixtures import query, view_definition
+from tests.model_fixtures import query, view_definition, write_models
 
 RAW = {"raw.numbers"}
 
@@ -48,18 +48,9 @@ GRAPH = {
 }
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    sql_dir = root / "sql"
-    for name, sql in files.items():
-        path = sql_dir / f"{name}.sql"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(sql)
-    return sql_dir
-
-
 @pytest.fixture
 def sql_dir(tmp_path: Path) -> Path:
-    return write(tmp_path, GRAPH)
+    return write_models(tmp_path, GRAPH)
 
 
 @pytest.fixture
@@ -176,7 +167,9 @@ def test_a_selector_matching_nothing_is_one_line_with_the_close_match(
 
 
 def test_a_name_in_two_schemas_asks_for_the_schema(tmp_path: Path) -> None:
-    sql_dir = write(tmp_path, {"staging/twin": "select 1 as a", "reporting/twin": "select 2 as a"})
+    sql_dir = write_models(
+        tmp_path, {"staging/twin": "select 1 as a", "reporting/twin": "select 2 as a"}
+    )
     with pytest.raises(SelectionError, match=r"reporting.twin, staging.twin\): use schema.name"):
         picked(sql_dir, "twin")
     assert picked(sql_dir, "reporting.twin")[0] == ["reporting.twin"]
@@ -202,7 +195,7 @@ def test_a_selected_build_rebuilds_only_the_named_view_when_its_upstream_exists(
 ) -> None:
     build_models(client, sql_dir=sql_dir, declared=RAW)
     # both files change; only the selected one is rebuilt, over the upstream view as it is
-    write(
+    write_models(
         tmp_path,
         {
             "intermediate/left_side": "select n + 100 as n from staging.base",
@@ -254,7 +247,7 @@ def test_an_audit_s_severity_comes_from_its_header_and_defaults_to_error(sql_dir
 
 @pytest.mark.parametrize("value", ["fatal", ""])
 def test_an_unknown_severity_is_a_model_error_naming_the_file(tmp_path: Path, value: str) -> None:
-    sql_dir = write(
+    sql_dir = write_models(
         tmp_path,
         {"staging/t": "select 1 as a", "audits/assert_t": f"-- severity: {value}\nselect 1"},
     )
@@ -269,7 +262,7 @@ def test_an_unknown_severity_is_a_model_error_naming_the_file(tmp_path: Path, va
 def test_a_warn_audit_that_finds_rows_warns_and_fails_nothing(
     tmp_path: Path, client: SqlClientBase[Any]
 ) -> None:
-    sql_dir = write(
+    sql_dir = write_models(
         tmp_path,
         {**GRAPH, "staging/lonely": "select 2 as one"},  # breaks the warn audit only
     )

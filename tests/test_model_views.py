@@ -13,22 +13,13 @@ import pytest
 from dlt.destinations.sql_client import SqlClientBase
 
 from pipelines.models import ModelError, build_models
-from tests.model_fixtures import model_views, query, typed_columns
+from tests.model_fixtures import model_views, query, typed_columns, write_models
 
 BASE = {
     "staging/base": "select 1 as n, 'one' as label",
     "intermediate/reader": "select n, label from staging.base",
     "reporting/report": "select count(*) as c, max(label) as top_label from intermediate.reader",
 }
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    sql_dir = root / "sql"
-    for name, sql in files.items():
-        path = sql_dir / f"{name}.sql"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(sql)
-    return sql_dir
 
 
 def recorded(client: SqlClientBase[Any]) -> list[tuple[str, str, str]]:
@@ -40,7 +31,7 @@ def recorded(client: SqlClientBase[Any]) -> list[tuple[str, str, str]]:
 def test_every_built_view_is_recorded_with_its_file(
     tmp_path: Path, fresh: SqlClientBase[Any]
 ) -> None:
-    build_models(fresh, sql_dir=write(tmp_path, BASE))
+    build_models(fresh, sql_dir=write_models(tmp_path, BASE))
     assert recorded(fresh) == [
         ("intermediate", "reader", "sql/intermediate/reader.sql"),
         ("reporting", "report", "sql/reporting/report.sql"),
@@ -60,11 +51,11 @@ def test_every_built_view_is_recorded_with_its_file(
 def test_a_model_whose_columns_change_is_replaced_with_the_views_reading_it(
     tmp_path: Path, fresh: SqlClientBase[Any], changed: str
 ) -> None:
-    sql_dir = write(tmp_path, BASE)
+    sql_dir = write_models(tmp_path, BASE)
     build_models(fresh, sql_dir=sql_dir)
     reader = "select * from staging.base"  # reads whatever base has
-    write(tmp_path, {"staging/base": changed, "intermediate/reader": reader})
-    write(tmp_path, {"reporting/report": "select count(*) as c from intermediate.reader"})
+    write_models(tmp_path, {"staging/base": changed, "intermediate/reader": reader})
+    write_models(tmp_path, {"reporting/report": "select count(*) as c from intermediate.reader"})
 
     assert build_models(fresh, sql_dir=sql_dir) == [
         "staging.base",
@@ -78,17 +69,17 @@ def test_a_model_whose_columns_change_is_replaced_with_the_views_reading_it(
 def test_a_selected_model_whose_columns_change_rebuilds_the_views_postgres_drops(
     tmp_path: Path, fresh: SqlClientBase[Any], model_destination: str
 ) -> None:
-    sql_dir = write(tmp_path, BASE)
+    sql_dir = write_models(tmp_path, BASE)
     build_models(fresh, sql_dir=sql_dir)
-    write(tmp_path, {"staging/base": "select 1 as n, 'one' as label, true as is_new"})
-    write(tmp_path, {"intermediate/reader": "select n, label, 2 as extra from staging.base"})
+    write_models(tmp_path, {"staging/base": "select 1 as n, 'one' as label, true as is_new"})
+    write_models(tmp_path, {"intermediate/reader": "select n, label, 2 as extra from staging.base"})
 
     # a column added at the end: replaced in place, on Postgres too
     assert build_models(fresh, select="intermediate.reader", sql_dir=sql_dir) == [
         "intermediate.reader"
     ]
-    write(tmp_path, {"intermediate/reader": "select label from staging.base"})  # n dropped
-    write(tmp_path, {"reporting/report": "select count(*) as c from intermediate.reader"})
+    write_models(tmp_path, {"intermediate/reader": "select label from staging.base"})  # n dropped
+    write_models(tmp_path, {"reporting/report": "select count(*) as c from intermediate.reader"})
     built = build_models(fresh, select="intermediate.reader", sql_dir=sql_dir)
     if model_destination == "postgres":
         # Postgres must drop reader, and report with it (it reads reader): both are rebuilt
@@ -103,11 +94,13 @@ def test_a_selected_model_whose_columns_change_rebuilds_the_views_postgres_drops
 def test_a_view_someone_else_built_over_a_changing_model_stops_the_build_on_postgres(
     tmp_path: Path, fresh: SqlClientBase[Any], model_destination: str
 ) -> None:
-    sql_dir = write(tmp_path, BASE)
+    sql_dir = write_models(tmp_path, BASE)
     build_models(fresh, sql_dir=sql_dir)
     fresh.execute_sql("create schema analyst")
     fresh.execute_sql("create view analyst.labels as select label from intermediate.reader")
-    write(tmp_path, {"intermediate/reader": "select label, n from staging.base"})  # reordered
+    write_models(
+        tmp_path, {"intermediate/reader": "select label, n from staging.base"}
+    )  # reordered
 
     if model_destination == "duckdb":  # replaced in place; the analyst's view still works
         build_models(fresh, sql_dir=sql_dir)
@@ -129,9 +122,11 @@ def test_a_view_someone_else_built_over_a_changing_model_stops_the_build_on_post
 def test_a_failing_model_leaves_a_replaced_view_as_it_was(
     tmp_path: Path, fresh: SqlClientBase[Any]
 ) -> None:
-    sql_dir = write(tmp_path, BASE)
+    sql_dir = write_models(tmp_path, BASE)
     build_models(fresh, sql_dir=sql_dir)
-    write(tmp_path, {"staging/base": "select 2 as other"})  # reader now reads a missing column
+    write_models(
+        tmp_path, {"staging/base": "select 2 as other"}
+    )  # reader now reads a missing column
     with pytest.raises(ModelError, match=r"^sql/intermediate/reader.sql: "):
         build_models(fresh, sql_dir=sql_dir)
     assert query(fresh, "select n, label from staging.base") == [(1, "one")]
@@ -145,7 +140,7 @@ def test_the_view_of_a_deleted_model_file_is_dropped_by_a_full_build(
         "reporting/old_report": "select n from staging.base",
         "reporting/old_zdetail": "select n from reporting.old_report",  # reads the other one
     }
-    sql_dir = write(tmp_path, {**BASE, **old})
+    sql_dir = write_models(tmp_path, {**BASE, **old})
     build_models(fresh, sql_dir=sql_dir)
     fresh.execute_sql("create view reporting.my_own as select 42 as answer")  # an analyst's
     for name in old:
@@ -175,7 +170,7 @@ def test_the_view_of_a_deleted_model_file_is_dropped_by_a_full_build(
 def test_a_deleted_model_s_view_that_someone_else_reads_is_kept_with_a_warning(
     tmp_path: Path, fresh: SqlClientBase[Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    sql_dir = write(tmp_path, {**BASE, "reporting/old_report": "select n from staging.base"})
+    sql_dir = write_models(tmp_path, {**BASE, "reporting/old_report": "select n from staging.base"})
     build_models(fresh, sql_dir=sql_dir)
     fresh.execute_sql("create schema analyst")
     fresh.execute_sql("create view analyst.on_old as select n from reporting.old_report")

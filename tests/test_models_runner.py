@@ -28,17 +28,7 @@ from pipelines.models import (
     discover_audits,
     open_sql_client,
 )
-from tests.model_fixtures import query, typed_columns
-
-
-def write_models(root: Path, models: dict[str, str]) -> Path:
-    """Write `{"schema/name": sql}` under `root/sql/` and return that folder."""
-    sql_dir = root / "sql"
-    for name, sql in models.items():
-        path = sql_dir / f"{name}.sql"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(sql)
-    return sql_dir
+from tests.model_fixtures import query, typed_columns, write_models
 
 
 def views(client: SqlClientBase[Any]) -> list[tuple[str, str]]:
