@@ -52,3 +52,37 @@ class SharedCredential:
                 return False
             self._value = None
             return True
+
+
+class CredentialUses:
+    """Which credential generations the API accepted, learnt only once their requests settle.
+
+    Why wait: when a refreshed credential is refused, "was it revoked again or is it bad?" is
+    answered by whether it served any other request. A request it served may still be on its
+    way back on another thread, so the answer is read only after every request that carried
+    that generation has had its answer judged; otherwise the same scan fails or passes by luck.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._in_flight: dict[int, int] = {}
+        self._accepted: set[int] = set()
+
+    def sent(self, generation: int) -> None:
+        """A request carrying `generation` is on the wire."""
+        with self._changed:
+            self._in_flight[generation] = self._in_flight.get(generation, 0) + 1
+
+    def answered(self, generation: int, *, accepted: bool) -> None:
+        """That request's answer is judged (or it got none): `accepted` when the API took it."""
+        with self._changed:
+            self._in_flight[generation] -= 1
+            if accepted:
+                self._accepted.add(generation)
+            self._changed.notify_all()
+
+    def was_accepted(self, generation: int) -> bool:
+        """Whether any request under `generation` was accepted, once none is still in flight."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._in_flight.get(generation, 0) == 0)
+            return generation in self._accepted

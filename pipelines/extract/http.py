@@ -17,7 +17,7 @@ import httpx
 import orjson
 
 from pipelines.extract.budget import RequestBudget
-from pipelines.extract.credentials import Credential
+from pipelines.extract.credentials import Credential, CredentialUses
 from pipelines.extract.errors import ApiError, AuthError, InvalidBody, shown_url
 from pipelines.extract.metrics import current_metrics
 from pipelines.extract.retry import (
@@ -60,10 +60,11 @@ class _AuthExpired(Exception):
     """Internal signal: the credential was rejected. `counts` is False when the credential
     had been replaced since the request took it: then the refusal is not this request's."""
 
-    def __init__(self, error: ApiError, counts: bool) -> None:
+    def __init__(self, error: ApiError, counts: bool, generation: int) -> None:
         super().__init__(str(error))
         self.error = error
         self.counts = counts
+        self.generation = generation
 
 
 class Auth(Protocol):
@@ -133,7 +134,7 @@ class ApiClient:
         self._shown_base = shown_url(self.base_url)
         self.auth = auth
         self.retry = retry or RetryPolicy()
-        self._accepted = 0  # requests answered under their credential (any thread)
+        self._uses = CredentialUses()
         self.error_message = error_message
         self.metrics = current_metrics()  # page threads do not inherit the run's context
         # Caps requests on the wire, not threads: a thread parsing a page holds no slot.
@@ -176,7 +177,6 @@ class ApiClient:
         """
         query = [(k, _param(v)) for k, v in (params or [])]
         rejections = replaced = revoked = 0
-        accepted_at_refresh = 0
         while True:
             try:
                 return self.retry.run(lambda: self._counted(path, query, parse))
@@ -188,8 +188,8 @@ class ApiClient:
                 rejections += 1
                 if (
                     rejections > 1
-                    and self._accepted > accepted_at_refresh
                     and revoked < MAX_REVOKED_CREDENTIAL_REFRESHES
+                    and self._uses.was_accepted(expired.generation)
                 ):
                     # the refreshed credential served other requests, then was revoked too
                     revoked += 1
@@ -201,7 +201,6 @@ class ApiClient:
                         correlation_id=expired.error.correlation_id,
                         url=expired.error.url,
                     ) from None
-                accepted_at_refresh = self._accepted
                 logger.warning("credential rejected, refreshing it once: %s", expired.error)
 
     def send(
@@ -252,17 +251,43 @@ class ApiClient:
         self, path: str, query: list[tuple[str, str]], parse: Callable[[bytes], Any]
     ) -> Any:
         correlation_id = str(uuid.uuid4())
-        url = f"{self.base_url}{path}"
         shown = self._shown_base + _display_url(path, query)
+        response, credential = self._get(f"{self.base_url}{path}", query, shown, correlation_id)
+        accepted = False
+        try:
+            self._judge(response, credential, shown, correlation_id)
+            accepted = True
+        finally:
+            if credential is not None:
+                self._uses.answered(credential.generation, accepted=accepted)
+        try:
+            return parse(response.content)
+        except (orjson.JSONDecodeError, InvalidBody):
+            error = ApiError(
+                f"response body of GET {shown} is not valid JSON",
+                status=response.status_code,
+                correlation_id=correlation_id,
+                url=shown,
+            )
+            raise Retryable(error) from None
+
+    def _get(
+        self, url: str, query: list[tuple[str, str]], shown: str, correlation_id: str
+    ) -> tuple[httpx.Response, Credential | None]:
+        """Send one GET under the current credential, recorded as in flight until judged."""
         with self.budget.slot():
             # Taken inside the slot: a request waiting for one carries no credential that
             # could go stale while it waits.
             credential = self.auth.credential(self) if self.auth else None
             headers = {"X-Correlation-Id": correlation_id}
-            headers.update(credential.headers if credential else {})
+            if credential is not None:
+                headers.update(credential.headers)
+                self._uses.sent(credential.generation)
             try:
-                response = self._client.get(url, params=tuple(query), headers=headers)
+                return self._client.get(url, params=tuple(query), headers=headers), credential
             except httpx.TransportError as exc:
+                if credential is not None:
+                    self._uses.answered(credential.generation, accepted=False)
                 error = ApiError(
                     no_answer("GET", shown, exc),
                     correlation_id=correlation_id,
@@ -270,10 +295,20 @@ class ApiClient:
                     url_key=self.url_key,
                 )
                 raise Retryable(error) from None
+
+    def _judge(
+        self,
+        response: httpx.Response,
+        credential: Credential | None,
+        shown: str,
+        correlation_id: str,
+    ) -> None:
+        """Raise what a failed answer means: a refused credential, a retry, or an error."""
         status = response.status_code
         if self.auth is not None and credential is not None and self.auth.is_rejected(response):
             counts = self.auth.invalidate(credential)
-            raise _AuthExpired(self._error(response, shown, correlation_id), counts)
+            error = self._error(response, shown, correlation_id)
+            raise _AuthExpired(error, counts, credential.generation)
         if status in RETRYABLE_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if status == 429 and retry_after is not None:
@@ -284,17 +319,6 @@ class ApiClient:
             error = self._error(response, shown, correlation_id)
             logger.error("%s", error)
             raise error
-        self._accepted += 1  # under the GIL; only ever compared, an exact count is not needed
-        try:
-            return parse(response.content)
-        except (orjson.JSONDecodeError, InvalidBody):
-            error = ApiError(
-                f"response body of GET {shown} is not valid JSON",
-                status=status,
-                correlation_id=correlation_id,
-                url=shown,
-            )
-            raise Retryable(error) from None
 
     def _error(
         self,
