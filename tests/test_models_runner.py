@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from pipelines.models import (
     discover_audits,
     open_sql_client,
 )
+from tests.holder_helpers import Holder
 from tests.model_fixtures import query, typed_columns, write_models
 
 
@@ -402,28 +401,13 @@ def test_open_sql_client_credentials_override_config(
     assert not (tmp_path / "config.duckdb").exists()
 
 
-HOLD_LOCK = """
-import sys, duckdb
-con = duckdb.connect(sys.argv[1])
-print("holding", flush=True)
-sys.stdin.read()
-"""
-
-
 def test_a_warehouse_another_process_holds_is_one_line_naming_its_pid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from pipelines.cli import main
 
     path = tmp_path / "held.duckdb"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+    with Holder(path, read_only=False) as holder:
         with pytest.raises(WarehouseError) as raised, open_sql_client(credentials=str(path)):
             pass
         message = str(raised.value)
@@ -438,9 +422,7 @@ def test_a_warehouse_another_process_holds_is_one_line_naming_its_pid(
         assert main(["models"]) == 75
         error = capsys.readouterr().err
         assert len(error.splitlines()) == 1 and "lock" in error and f"PID {holder.pid}" in error
-    finally:
-        holder.communicate(input="")
-    assert holder.returncode == 0
+    assert holder.process.returncode == 0
 
 
 def test_a_warehouse_that_cannot_be_opened_gives_the_database_reason(tmp_path: Path) -> None:
