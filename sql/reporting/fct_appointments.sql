@@ -2,18 +2,10 @@
 --
 -- Columns: docs/reporting.md, also the views' column comments.
 --
--- Status mapping (source, source_status -> status):
---   pexip_engage  INCOMING_REQUEST            -> requested
---   pexip_engage  OUTGOING_INVITE             -> requested
---   pexip_engage  ALTERNATIVE_DATE_REQUESTED  -> requested
---   pexip_engage  ACCEPTED                    -> scheduled
---   pexip_engage  COMPLETED                   -> completed
---   pexip_engage  CANCELLED                   -> cancelled
---   pexip_engage  NO_SHOW                     -> no_show
---   valomnia      done (done = true)          -> completed
---   valomnia      open (done = false)         -> scheduled
--- Valomnia knows no cancellation or no-show. Anything else (a new enum value from the
--- vendor, a null) becomes 'unmapped', which audits/assert_status_in_vocabulary reports.
+-- Status: one vocabulary for both sources, mapped in status_mapping below (its meaning per
+-- value: docs/reporting.md, checked against this list). Anything else (a new enum value
+-- from the vendor, a null) becomes 'unmapped', which audits/assert_status_in_vocabulary
+-- reports.
 
 with
 
