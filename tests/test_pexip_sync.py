@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -409,6 +412,47 @@ def test_killed_after_extraction_then_rerun_matches_an_uninterrupted_run(
 
     assert raw_counts(target) == expected_counts(pexip)
     assert scalar(target, f"select count(distinct id) = count(*) from {DATASET}.appointments")
+
+
+KILLED_BEFORE_CLEAN_UP = """
+import importlib, os, signal, sys
+pipeline = importlib.import_module("pipelines.load.pipeline")
+pipeline.finish_load = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+pipeline.run_source(sys.argv[1])
+"""
+
+
+def test_killed_between_the_load_and_its_clean_up_then_rerun_finishes_the_clean_up(
+    pexip: Simulator, target: Target
+):
+    sync()
+    emptied = [r["id"] for r in pexip.pexip.records() if r["answers"]][:5]
+    pexip.pexip.update(emptied, answers=[])
+    gone = [i for i in pexip.pexip.ids() if i not in emptied][-3:]
+    expected = expected_counts(pexip)  # a deleted appointment is marked, its rows all kept
+    pexip.pexip.delete(gone)
+    stale_answers = f"""select count(*) from {DATASET}.appointments__answers
+        where appointment_id in ({", ".join("?" * len(emptied))})"""
+
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_CLEAN_UP, DATASET],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert scalar(target, stale_answers, *emptied) > 0  # loaded, then killed before clean-up
+
+    result = sync()
+
+    assert result.stale_child_rows_removed > 0
+    assert result.marked_deleted == len(gone)
+    assert scalar(target, stale_answers, *emptied) == 0
+    marked = rows(
+        target, f"select id from {DATASET}.appointments where deleted_at is not null order by id"
+    )
+    assert [r[0] for r in marked] == sorted(gone)
+    assert raw_counts(target) == expected
 
 
 def test_a_load_that_fails_keeps_its_data_for_the_next_run(pexip: Simulator, warehouse: Path):
