@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,12 @@ from tests.postgres_server import postgres_server, postgres_url  # noqa: F401 (f
 from tests.utils import configure_pexip, configure_valomnia
 
 SMALL_N = 300
+
+# A shell's background job (`make test &`) starts with SIGINT ignored, and a child process
+# inherits that: the tests that stop apptsync or the simulator with Ctrl-C's signal would
+# see it ignored. A handler here is reset to the default in every child at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
