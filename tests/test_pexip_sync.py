@@ -508,7 +508,8 @@ def test_a_relative_warehouse_path_means_the_current_folder(
     pexip: Simulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """dlt resolves relative DuckDB paths against the folder a pipeline first ran in; a
-    second checkout sharing ~/.dlt must still get its own, complete warehouse."""
+    second checkout must still get its own, complete warehouse (on a dlt folder of its own:
+    sharing the first's is refused, naming the second checkout's file)."""
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", "apptsync.duckdb")
     first, second = isolated_env / "checkout-a", isolated_env / "checkout-b"
     first.mkdir()
@@ -517,6 +518,11 @@ def test_a_relative_warehouse_path_means_the_current_folder(
     sync()
     pexip.pexip.update(pexip.pexip.ids()[:2])
     monkeypatch.chdir(second)
+    shared = run_source(DATASET)
+    assert not shared.ok and f"not of duckdb warehouse {second / 'apptsync.duckdb'}:" in (
+        shared.error or ""
+    )
+    monkeypatch.setenv("DLT_DATA_DIR", str(second / "dlt"))
 
     sync()
 

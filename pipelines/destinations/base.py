@@ -92,6 +92,11 @@ class Destination(ABC):
     def location(self) -> str:
         """Where the warehouse is, for messages and `status`: never with a password."""
 
+    def identity(self) -> str:
+        """Which warehouse this is, stable across credential changes and free of secrets:
+        what a dlt working folder records as the warehouse its state belongs to."""
+        return self.location().split("?", 1)[0]
+
     @abstractmethod
     def exists(self) -> bool:
         """Whether a sync has created the warehouse (readers never create one)."""

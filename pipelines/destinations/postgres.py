@@ -255,6 +255,11 @@ class PostgresDestination(Destination):
     def location(self) -> str:
         return str(credentials())
 
+    def identity(self) -> str:
+        """Host, port and database: another login into the same database is the same one."""
+        resolved = credentials()
+        return f"postgresql://{resolved.host}:{resolved.port}/{resolved.database}"
+
     def exists(self) -> bool:
         """A database is a warehouse once a sync wrote one of apptsync's schemas."""
         from pipelines.ops.ledger import SCHEMA as LEDGER_SCHEMA

@@ -28,6 +28,7 @@ from pipelines.extract.http import ApiError
 from pipelines.extract.metrics import RunMetrics, collecting
 from pipelines.extract.resource import DriftError
 from pipelines.load.cleanup import finish_load
+from pipelines.load.working_folder import WorkingFolderTaken, claim_working_folder
 from pipelines.ops import ledger
 from pipelines.ops.lock import run_lock
 from pipelines.ops.status import pipeline_cursor
@@ -140,8 +141,10 @@ def _run_source(
         warn_unknown_keys(entry.config_section, entry.config_keys)
         wanted = {"reconcile": reconcile, "full_scan": full_scan}
         options = {k: True for k, on in wanted.items() if on and k in entry.run_options}
+        pipeline = make_pipeline(source)
+        claim_working_folder(pipeline)  # before the source exists: no request yet
         with tuned_interpreter():
-            result = _sync(entry, (make_source or entry.build)(**options))
+            result = _sync(entry, pipeline, (make_source or entry.build)(**options))
     except Exception as exc:  # one source failing must not stop the other
         if any(isinstance(error, KeyboardInterrupt) for error in _chain(exc)):
             raise KeyboardInterrupt from exc  # dlt wraps Ctrl-C in its step failure
@@ -155,9 +158,8 @@ def _run_source(
     return result
 
 
-def _sync(entry: SourceEntry, dlt_source: Any) -> SyncResult:
+def _sync(entry: SourceEntry, pipeline: Pipeline, dlt_source: Any) -> SyncResult:
     source = entry.name
-    pipeline = make_pipeline(source)
     if pipeline.has_pending_data:
         # dlt ignores new data while packages of an interrupted run are pending
         logger.warning("%s: loading the packages of an interrupted run first", source)
@@ -198,7 +200,12 @@ def describe_failure(source: str, exc: BaseException) -> str:
 
 def is_config_failure(exc: BaseException) -> bool:
     """Whether a setting caused it (missing, malformed, out of range): exit code 2."""
-    config_errors = (ConfigError, ConfigFieldMissingException, ConfigValueCannotBeCoercedException)
+    config_errors = (
+        ConfigError,
+        ConfigFieldMissingException,
+        ConfigValueCannotBeCoercedException,
+        WorkingFolderTaken,
+    )
     return any(isinstance(error, config_errors) for error in _chain(exc))
 
 
