@@ -1,8 +1,10 @@
 """A dlt working folder belongs to one warehouse: a project sharing it cannot take its cursor.
 
 Two checkouts on one machine share `~/.dlt` (or `/var/dlt` as root) unless told otherwise,
-and with it the pipelines `pexip_engage` and `valomnia`. Without a guard the second project's
-first sync would start from the first's cursor and skip rows its warehouse never got.
+and with it the pipelines `pexip_engage` and `valomnia`. dlt wipes the folder's state for a
+warehouse that has no dataset yet, but a second warehouse whose own state is older than the
+folder's would start from the other project's cursor, and one project's pending packages
+would load into the other's warehouse: so sharing is refused outright.
 """
 
 from __future__ import annotations

@@ -48,6 +48,6 @@ def claim_working_folder(pipeline: Pipeline) -> None:
             f"DLT_DATA_DIR, or, if this warehouse was moved there, delete {marker}"
         )
     marker.parent.mkdir(parents=True, exist_ok=True)
-    written = marker.with_suffix(".tmp")
+    written = marker.with_name(f".{MARKER}.{os.getpid()}.tmp")  # one per writer
     written.write_text(json.dumps(wanted) + "\n", encoding="utf-8")
     os.replace(written, marker)
